@@ -1,0 +1,3 @@
+from beirctl.cli import run_cli
+
+run_cli()

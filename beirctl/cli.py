@@ -1,0 +1,264 @@
+"""The ``beirctl`` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from beirctl import __version__
+from beirctl.errors import BeirctlError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """Turns user errors into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors its own click Context
+        try:
+            return super().invoke(ctx)
+        except BeirctlError as exc:
+            err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted; finished results are kept, run again to resume")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Benchmark retrieval on BEIR: datasets, runs, official metrics, leaderboard JSON.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+datasets_app = typer.Typer(help="List and download BEIR datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+DataDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Dataset cache root (default: $BEIRCTL_DATA_DIR, else a user cache folder)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"beirctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """beirctl: zero-shot retrieval benchmarks on BEIR."""
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n //= 1000
+    return f"{n} TB"
+
+
+@datasets_app.command("list")
+def datasets_list(data_dir: DataDirOpt = None) -> None:
+    """Every BEIR dataset with its size, licence note and whether it is cached locally."""
+    from beirctl.datasets import catalog, paths
+
+    root = paths.data_dir(data_dir)
+    table = Table(title=f"BEIR datasets (data dir: {root})")
+    for col in ("dataset", "split", "docs", "queries", "zip", "public", "cached", "licence"):
+        table.add_column(col, justify="right" if col in ("docs", "queries", "zip") else "left")
+    for name, info in catalog.DATASETS.items():
+        table.add_row(
+            name,
+            info.split,
+            f"{info.docs:,}",
+            f"{info.queries:,}",
+            _size(info.zip_bytes),
+            "yes" if info.public else "no",
+            "yes" if paths.is_cached(name, root) else "",
+            info.license,
+        )
+    console.print(table)
+
+
+@datasets_app.command("download")
+def datasets_download(
+    names: Annotated[list[str], typer.Argument(help="Dataset names (see `beirctl datasets list`), or 'cqadupstack'.")],
+    data_dir: DataDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+) -> None:
+    """Download official BEIR zips (MD5-verified, resumable, safely extracted)."""
+    from beirctl.datasets import download, paths
+
+    root = paths.data_dir(data_dir)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
+        for name in names:
+            task = progress.add_task(name, total=None)
+
+            def update(done: int, total: int | None, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            folder = download(name, root, force=force, progress=update)
+            progress.update(task, description=f"{name} ✓")
+            progress.console.print(f"{name}: {folder}")
+
+
+@app.command("run")
+def run(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="Run config.")],
+    force: Annotated[bool, typer.Option("--force", help="Redo pairs that are already finished.")] = False,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this dataset (repeatable).")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run every (dataset, retriever) pair of a config and write results."""
+    from beirctl.config import load_config
+    from beirctl.results import collect
+    from beirctl.runner import run_config
+
+    config = load_config(config_path)
+
+    def reporter(event: str, info: dict[str, Any]) -> None:
+        pair = f"{info.get('dataset')} × {info.get('retriever')}"
+        if event == "dataset":
+            err_console.print(f"[bold]{info['dataset']}[/]: loading")
+        elif event == "stage":
+            err_console.print(f"  {pair}: {info['stage']}")
+        elif event == "skipped":
+            err_console.print(f"  {pair}: finished earlier, skipped (--force to redo)")
+        elif event == "done":
+            scores = "  ".join(f"{k} {v:.4f}" for k, v in info["aggregate"].items())
+            err_console.print(f"  {pair}: [green]{scores}[/]")
+        elif event == "failed":
+            err_console.print(f"  {pair}: [red]failed[/]: {info['error']}")
+
+    with err_console.status("running") if sys.stderr.isatty() else _null():
+        summary = run_config(
+            config, force=force, only=only, data_dir=data_dir, reporter=reporter, config_path=str(config_path)
+        )
+    if summary.failed:
+        raise BeirctlError(
+            f"{len(summary.failed)} pair(s) failed (finished results are kept; run again to resume): "
+            + "; ".join(f"{d} × {r}: {e}" for d, r, e in summary.failed)
+        )
+    _print_table(collect(summary.results_dir), None)
+    console.print(f"results: {summary.results_dir}")
+    if summary.leaderboard:
+        console.print(f"leaderboard: {summary.leaderboard}")
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+@app.command("eval")
+def eval_(
+    run_file: Annotated[Path, typer.Argument(metavar="RUN.trec", help="TREC run file (may be .gz).")],
+    qrels_file: Annotated[Path, typer.Argument(metavar="QRELS", help="BEIR qrels TSV or TREC qrels.")],
+    metrics: Annotated[
+        Optional[list[str]], typer.Option("--metric", "-m", help="ir-measures name (repeatable).")
+    ] = None,
+    per_query: Annotated[bool, typer.Option("--per-query", help="Also print per-query values.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluate a TREC run file (trec_eval -c semantics: every judged query counts)."""
+    from beirctl.evaluation import DEFAULT_METRICS, evaluate, read_qrels, read_run
+
+    result = evaluate(read_run(run_file), read_qrels(qrels_file), metrics or list(DEFAULT_METRICS))
+    if as_json:
+        data: dict[str, Any] = {"aggregate": result.aggregate, "num_queries": result.num_queries}
+        if per_query:
+            data["per_query"] = result.per_query
+        console.print_json(json.dumps(data))
+        return
+    # trec_eval's layout: measure, query (or "all"), value
+    if per_query:
+        for name, values in result.per_query.items():
+            for qid in sorted(values):
+                typer.echo(f"{name}\t{qid}\t{values[qid]:.4f}")
+    for name, value in result.aggregate.items():
+        typer.echo(f"{name}\tall\t{value:.4f}")
+
+
+def _print_table(entries: list[dict[str, Any]], metric: str | None) -> None:
+    from beirctl.results import table as make_table
+
+    metrics = [metric] if metric else list(entries[0]["aggregate"]) if entries else []
+    for name in metrics:
+        metric_name, header, rows = make_table(entries, name)
+        table = Table(title=metric_name)
+        for i, col in enumerate(header):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+@app.command("show")
+def show(
+    results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A results folder.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv or json.")] = "table",
+    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Metric to show (default: all).")] = None,
+) -> None:
+    """Show results as a datasets × retrievers table."""
+    from beirctl.results import collect, render
+
+    entries = collect(results_dir)
+    if fmt == "table":
+        _print_table(entries, metric)
+        return
+    metrics = [metric] if metric else list(entries[0]["aggregate"])
+    for name in metrics:
+        sys.stdout.write(render(entries, fmt, name))
+
+
+@app.command("retrievers")
+def retrievers() -> None:
+    """Registered retrievers and their parameters with defaults."""
+    from beirctl.retrievers import registry
+
+    for name in registry.available():
+        try:
+            cls = registry.get(name)
+        except BeirctlError as exc:
+            console.print(f"[bold]{name}[/]: unavailable ({exc})")
+            continue
+        table = Table(title=f"{name} — {cls.description}", title_justify="left")
+        for col in ("parameter", "default", "description"):
+            table.add_column(col)
+        for pname, field in cls.Params.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            table.add_row(pname, json.dumps(default), field.description or "")
+        console.print(table)
+
+
+def run_cli() -> None:
+    """Console-script entry point."""
+    app()

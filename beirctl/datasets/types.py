@@ -1,0 +1,38 @@
+"""In-memory BEIR data: corpus, queries, qrels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Document(NamedTuple):
+    """A corpus document; BEIR documents have a title (possibly empty) and a text."""
+
+    title: str
+    text: str
+
+
+Corpus = dict[str, Document]
+Queries = dict[str, str]
+Qrels = dict[str, dict[str, int]]
+
+
+@dataclass
+class Dataset:
+    """One BEIR dataset split, ready to evaluate.
+
+    ``queries`` holds only the queries judged in ``qrels`` (the ones that are evaluated).
+    ``checksums`` maps a file name (or a content key) to its digest, for provenance.
+    ``fingerprint`` identifies the corpus content, independent of how it was loaded; caches
+    are keyed on it.
+    """
+
+    name: str
+    split: str
+    corpus: Corpus
+    queries: Queries
+    qrels: Qrels
+    fingerprint: str
+    checksums: dict[str, str] = field(default_factory=dict)
+    source: str = ""

@@ -1,0 +1,92 @@
+"""TREC run files (6 columns, optionally gzipped) and qrels files (BEIR TSV or TREC 4-column)."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+from beirctl.atomic import atomic_open
+from beirctl.datasets.loader import load_qrels
+from beirctl.datasets.types import Qrels
+from beirctl.errors import DataError
+from beirctl.retrievers.base import Run
+
+
+def write_run(path: str | Path, run: Run, tag: str = "beirctl") -> None:
+    """Write ``run`` as a TREC run file, atomically (gzip when the name ends in ``.gz``).
+
+    Queries are written in sorted id order and ranks start at 1, so equal runs give equal
+    bytes. Scores are written with 6 decimals (like Pyserini).
+    """
+    with atomic_open(path) as fh:
+        for qid in sorted(run):
+            for rank, (doc_id, score) in enumerate(run[qid], start=1):
+                fh.write(f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a TREC run file (plain or gzipped), ordered by rank as written."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    run: Run = {}
+    seen: dict[str, set[str]] = {}
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != 6:
+                    raise DataError(
+                        path, f"expected 6 columns (qid Q0 docid rank score tag), got {len(fields)}", lineno
+                    )
+                qid, _, doc_id, rank_text, score_text, _ = fields
+                try:
+                    int(rank_text)
+                    score = float(score_text)
+                except ValueError:
+                    raise DataError(path, f"bad rank or score ({rank_text!r}, {score_text!r})", lineno) from None
+                if not math.isfinite(score):
+                    raise DataError(path, f"score is not finite: {score_text!r}", lineno)
+                docs = seen.setdefault(qid, set())
+                if doc_id in docs:
+                    raise DataError(path, f"document {doc_id!r} appears twice for query {qid!r}", lineno)
+                docs.add(doc_id)
+                run.setdefault(qid, []).append((doc_id, score))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"invalid UTF-8 ({exc.reason})") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(path, f"cannot read file ({exc})") from None
+    return run
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read qrels in BEIR TSV form (with header) or TREC form (``qid 0 docid rel``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    if len(first.split()) == 4:
+        return _read_trec_qrels(path)
+    return load_qrels(path)[0]
+
+
+def _read_trec_qrels(path: Path) -> Qrels:
+    qrels: Qrels = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 4:
+                raise DataError(path, f"expected 4 columns (qid iter docid rel), got {len(fields)}", lineno)
+            try:
+                rel = int(fields[3])
+            except ValueError:
+                raise DataError(path, f"relevance must be an integer, got {fields[3]!r}", lineno) from None
+            qrels.setdefault(fields[0], {})[fields[2]] = rel
+    return qrels

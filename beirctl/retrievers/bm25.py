@@ -1,0 +1,105 @@
+"""``bm25``: BM25 on bm25s (sparse-matrix scoring), with an on-disk index cache."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from beirctl.datasets.types import Corpus, Queries
+from beirctl.retrievers.base import Retriever, Run
+from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
+
+
+class BM25Params(TokenizerParams):
+    k1: float = Field(0.9, description="term-frequency saturation")
+    b: float = Field(0.4, description="length normalisation")
+    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = Field(
+        "lucene", description="bm25s scoring variant"
+    )
+    delta: float = Field(0.5, description="delta of bm25l / bm25+")
+
+
+class BM25Retriever(Retriever):
+    name = "bm25"
+    description = "BM25 on bm25s (in-process, numpy); index cached on disk"
+    Params = BM25Params
+
+    def __init__(self, params: BM25Params | None = None, cache_dir: Path | None = None) -> None:
+        super().__init__(params, cache_dir)
+        self.p: BM25Params = self.params  # type: ignore[assignment]
+        self.doc_ids: list[str] = []
+        self.fields: dict[str, object] = {}
+        self.loaded_from_cache = False
+
+    def _cache_path(self, corpus_id: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        import bm25s
+
+        key = hashlib.sha256(f"{self.name}|{bm25s.__version__}|{corpus_id}|{self.settings_key()}".encode()).hexdigest()[
+            :24
+        ]
+        return self.cache_dir / "bm25" / key
+
+    def index(self, corpus: Corpus, corpus_id: str) -> None:
+        import bm25s
+
+        path = self._cache_path(corpus_id)
+        if path is not None and (path / "doc_ids.json").is_file():
+            self.doc_ids = json.loads((path / "doc_ids.json").read_text(encoding="utf-8"))
+            self.fields = {
+                f.name: bm25s.BM25.load(f, show_progress=False, verbosity=0)
+                for f in sorted(path.iterdir())
+                if f.is_dir()
+            }
+            self.loaded_from_cache = True
+            return
+        self.doc_ids = list(corpus)
+        self.fields = {}
+        for field, texts in field_texts(corpus, self.p.fields).items():
+            model = bm25s.BM25(k1=self.p.k1, b=self.p.b, delta=self.p.delta, method=self.p.method)
+            model.index(tokenize(texts, self.p), show_progress=False)
+            self.fields[field] = model
+        if path is not None:
+            self._save(path)
+
+    def _save(self, path: Path) -> None:
+        # Save into a temporary sibling, then rename: a killed run never leaves half an index.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            for field, model in self.fields.items():
+                model.save(tmp / field, show_progress=False)  # type: ignore[attr-defined]
+            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids), encoding="utf-8")
+            # OSError: another process finished the same index first; keep theirs.
+            with contextlib.suppress(OSError):
+                os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _weights(self) -> dict[str, float]:
+        return {"contents": 1.0, "title": self.p.title_weight, "text": self.p.text_weight}
+
+    def search(self, queries: Queries, k: int) -> Run:
+        qids = list(queries)
+        tokens = tokenize([queries[q] for q in qids], self.p)
+        weights = self._weights()
+        run: Run = {}
+        for qid, toks in zip(qids, tokens):
+            scores: np.ndarray | None = None
+            for field, model in self.fields.items():
+                s = model.get_scores(toks) * weights[field]  # type: ignore[attr-defined]
+                scores = s if scores is None else scores + s
+            assert scores is not None
+            idx, vals = top_k(scores, k)
+            run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(idx.tolist(), vals.tolist())]
+        return run

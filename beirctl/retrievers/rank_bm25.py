@@ -1,0 +1,60 @@
+"""``rank-bm25``: the rank_bm25 package (BM25Okapi / BM25L / BM25Plus), for comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from beirctl.datasets.types import Corpus, Queries
+from beirctl.retrievers.base import Retriever, Run
+from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
+
+
+class RankBM25Params(TokenizerParams):
+    variant: Literal["okapi", "bm25l", "bm25plus"] = Field("okapi", description="rank_bm25 class")
+    k1: float = Field(0.9, description="term-frequency saturation")
+    b: float = Field(0.4, description="length normalisation")
+    delta: float | None = Field(None, description="delta of BM25L (default 0.5) / BM25Plus (default 1)")
+    epsilon: float = Field(0.25, description="BM25Okapi floor for negative idf, as a share of mean idf")
+
+
+class RankBM25Retriever(Retriever):
+    name = "rank-bm25"
+    description = "BM25 from the rank_bm25 package (pure Python; slow, for comparison)"
+    Params = RankBM25Params
+
+    def __init__(self, params: RankBM25Params | None = None, cache_dir: Path | None = None) -> None:
+        super().__init__(params, cache_dir)
+        self.p: RankBM25Params = self.params  # type: ignore[assignment]
+        self.doc_ids: list[str] = []
+        self.models: dict[str, Any] = {}
+
+    def index(self, corpus: Corpus, corpus_id: str) -> None:
+        import rank_bm25
+
+        self.doc_ids = list(corpus)
+        for field, texts in field_texts(corpus, self.p.fields).items():
+            tokens = tokenize(texts, self.p)
+            if self.p.variant == "okapi":
+                model = rank_bm25.BM25Okapi(tokens, k1=self.p.k1, b=self.p.b, epsilon=self.p.epsilon)
+            elif self.p.variant == "bm25l":
+                model = rank_bm25.BM25L(tokens, k1=self.p.k1, b=self.p.b, delta=self.p.delta or 0.5)
+            else:
+                model = rank_bm25.BM25Plus(tokens, k1=self.p.k1, b=self.p.b, delta=self.p.delta or 1.0)
+            self.models[field] = model
+
+    def search(self, queries: Queries, k: int) -> Run:
+        qids = list(queries)
+        tokens = tokenize([queries[q] for q in qids], self.p)
+        weights = {"contents": 1.0, "title": self.p.title_weight, "text": self.p.text_weight}
+        run: Run = {}
+        for qid, toks in zip(qids, tokens):
+            scores = np.zeros(len(self.doc_ids))
+            for field, model in self.models.items():
+                scores += np.asarray(model.get_scores(toks)) * weights[field]
+            idx, vals = top_k(scores, k)
+            run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(idx.tolist(), vals.tolist())]
+        return run

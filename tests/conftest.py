@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny datasets written by the tests, and the real data in ../shared."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BEIRCTL_SHARED", REPO.parent / "shared"))
+SHARED_BEIR = SHARED / "beir"
+SHARED_REF = SHARED / "reference"
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED_BEIR / "scifact" / "corpus.jsonl").is_file(),
+    reason=f"real BEIR data not found at {SHARED} (set BEIRCTL_SHARED)",
+)
+
+TINY_CORPUS = [
+    {"_id": "d1", "title": "Cats", "text": "Cats are small furry animals that purr."},
+    {"_id": "d2", "title": "Dogs", "text": "Dogs are loyal animals that bark."},
+    {"_id": "d3", "title": "", "text": "Purring is a sound made by cats and some other felines."},
+    {"_id": "d4", "title": "Birds", "text": "Birds fly and sing; some birds talk."},
+    {"_id": "q3", "title": "Echo", "text": "Which animals bark loudly?"},
+]
+TINY_QUERIES = [
+    {"_id": "q1", "text": "why do cats purr"},
+    {"_id": "q2", "text": "birds that talk"},
+    {"_id": "q3", "text": "which animals bark"},
+    {"_id": "q9", "text": "an unjudged query"},
+]
+TINY_QRELS = [("q1", "d1", 1), ("q1", "d3", 2), ("q2", "d4", 1), ("q3", "d2", 1), ("q3", "d1", 0)]
+
+
+def write_dataset(
+    folder: Path,
+    corpus: list[dict] | None = None,
+    queries: list[dict] | None = None,
+    qrels: list[tuple[str, str, int]] | None = None,
+    split: str = "test",
+) -> Path:
+    """Write a BEIR-format dataset folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "qrels").mkdir(exist_ok=True)
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as fh:
+        for doc in TINY_CORPUS if corpus is None else corpus:
+            fh.write(json.dumps(doc) + "\n")
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
+        for q in TINY_QUERIES if queries is None else queries:
+            fh.write(json.dumps(q) + "\n")
+    with open(folder / "qrels" / f"{split}.tsv", "w", encoding="utf-8") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        for row in TINY_QRELS if qrels is None else qrels:
+            fh.write("\t".join(map(str, row)) + "\n")
+    return folder
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "data" / "tiny")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep caches out of the user's home and never reach a hub."""
+    monkeypatch.setenv("BEIRCTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("BEIRCTL_DATA_DIR", raising=False)
+    monkeypatch.delenv("BEIRCTL_BEIR_URL", raising=False)
