@@ -68,11 +68,12 @@ def main(
 def _size(n: int | None) -> str:
     if n is None:
         return "-"
+    size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}"
-        n //= 1000
-    return f"{n} TB"
+        if size < 1000:
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} TB"
 
 
 @datasets_app.command("list")
@@ -208,17 +209,24 @@ def eval_(
 
 
 def _print_table(entries: list[dict[str, Any]], metric: str | None) -> None:
+    """One table: a row per dataset, a column per (retriever, metric)."""
     from beirctl.results import table as make_table
 
     metrics = [metric] if metric else list(entries[0]["aggregate"]) if entries else []
-    for name in metrics:
-        metric_name, header, rows = make_table(entries, name)
-        table = Table(title=metric_name)
-        for i, col in enumerate(header):
-            table.add_column(col, justify="left" if i == 0 else "right")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+    tables = [make_table(entries, name) for name in metrics]
+    if not tables:
+        return
+    labels = tables[0][1][1:]
+    datasets = [row[0] for row in tables[0][2]]
+    cells = {(m, r[0]): dict(zip(h[1:], r[1:])) for m, h, rows in tables for r in rows}
+    table = Table()
+    table.add_column("dataset")
+    for label in labels:
+        for name in metrics:
+            table.add_column(f"{label}\n{name}", justify="right")
+    for ds in datasets:
+        table.add_row(ds, *(cells.get((m, ds), {}).get(lb, "") for lb in labels for m in metrics))
+    console.print(table)
 
 
 @app.command("show")
