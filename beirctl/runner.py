@@ -114,10 +114,11 @@ def run_config(
     data_root = resolve_data_dir(data_dir or config.data_dir)
     index_cache = default_cache_dir(config.cache_dir)
     summary = RunSummary(results_dir)
-    all_targets = [t for spec in config.datasets for t in targets(spec)]
+    config_targets = [t for spec in config.datasets for t in targets(spec)]
+    all_targets = config_targets
     if only:
         wanted = set(only)
-        all_targets = [t for t in all_targets if t.name in wanted or t.group in wanted]
+        all_targets = [t for t in config_targets if t.name in wanted or t.group in wanted]
         if not all_targets:
             raise BeirctlError(f"--only {', '.join(only)}: no such dataset in the config")
     resolved = []
@@ -210,7 +211,20 @@ def run_config(
             finished.append(metrics)
             summary.done.append((target.name, label))
             report("done", {"dataset": target.name, "retriever": label, "aggregate": result.aggregate})
-    if not summary.failed and not only:
+    if only and not summary.failed:
+        # The other datasets were not run now: use their results when all are finished.
+        for target in config_targets:
+            if target in all_targets:
+                continue
+            for spec, _, params in resolved:
+                key = retrieval_key(target, spec, params.model_dump(mode="json"), config)
+                previous = _previous(results_dir / target.name / spec.name / METRICS_FILE, key)
+                if previous is None or previous["settings"]["metrics"] != config.metrics:
+                    return summary
+                finished.append(previous)
+    if not summary.failed:
+        order = {spec.name: i for i, (spec, _, _) in enumerate(resolved)}
+        finished.sort(key=lambda m: (order[m["retriever"]["label"]], m["dataset"]["name"]))
         summary.leaderboard = write_leaderboard(results_dir, finished, config_info)
     return summary
 

@@ -135,6 +135,12 @@ def test_only_runs_the_named_dataset(tiny: Path, tmp_path: Path) -> None:
     cfg = load_config(make_config(tmp_path, "  - tiny\n  - other\n", "  - type: bm25\n"))
     summary = run_config(cfg, only=["other"])
     assert summary.done == [("other", "bm25")]
+    assert summary.leaderboard is None  # tiny not finished yet
+    summary = run_config(cfg, only=["tiny"])
+    assert summary.done == [("tiny", "bm25")]
+    assert summary.leaderboard is not None
+    board = json.loads(summary.leaderboard.read_text())
+    assert sorted(board["retrievers"][0]["datasets"]) == ["other", "tiny"]
 
 
 def test_missing_dataset_names_the_fix(tmp_path: Path) -> None:
