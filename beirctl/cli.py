@@ -270,3 +270,138 @@ def retrievers() -> None:
 def run_cli() -> None:
     """Console-script entry point."""
     app()
+
+
+def _collect_all(results: list[Path]) -> list[dict[str, Any]]:
+    from beirctl.results import collect
+
+    return [m for path in results for m in collect(path)]
+
+
+@app.command("compare")
+def compare_cmd(
+    results: Annotated[list[Path], typer.Argument(metavar="RESULTS...", help="Results folders.")],
+    baseline: Annotated[
+        Optional[str], typer.Option("--baseline", "-b", help="Retriever label to test against.")
+    ] = None,
+    metric: Annotated[str, typer.Option("--metric", "-m", help="Metric to compare.")] = "nDCG@10",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, latex or csv.")] = "table",
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level (after Holm–Bonferroni).")] = 0.05,
+) -> None:
+    """Compare retrievers: best per dataset, deltas, paired significance against a baseline."""
+    from beirctl.compare import LEGEND, PVALUE_HEADER, compare, pvalue_rows, render, rows
+
+    comp = compare(_collect_all(results), metric, baseline, alpha)
+    if fmt != "table":
+        sys.stdout.write(render(comp, fmt))
+        return
+    table = Table(title=metric)
+    table.add_column("dataset")
+    for lb in comp.labels:
+        table.add_column(f"{lb}\n(baseline)" if lb == comp.baseline else lb, justify="right")
+    for row in rows(comp, ("[bold green]", "[/]")):
+        table.add_row(*row)
+    console.print(table)
+    if comp.tests:
+        ptable = Table(title="paired tests against the baseline")
+        for col in PVALUE_HEADER:
+            ptable.add_column(col, justify="left" if col in ("dataset", "retriever") else "right")
+        for row in pvalue_rows(comp):
+            ptable.add_row(*row)
+        console.print(ptable)
+    console.print(LEGEND, style="dim")
+
+
+@app.command("verify")
+def verify_cmd(
+    results: Annotated[Path, typer.Argument(metavar="RESULTS", help="Results folder.")],
+    reference: Annotated[str, typer.Option("--reference", "-r", help="Reference table (see --list).")] = "",
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Largest allowed difference.")] = 0.0001,
+    retriever: Annotated[Optional[str], typer.Option("--retriever", help="Check only this label.")] = None,
+    datasets: Annotated[
+        Optional[list[str]], typer.Option("--dataset", help="Datasets that must be present (repeatable).")
+    ] = None,
+    list_refs: Annotated[bool, typer.Option("--list", help="List the reference tables and their sources.")] = False,
+) -> None:
+    """Check results against published figures; exit 1 naming every row that is off."""
+    from beirctl.verify import reference_names, reference_sources, verify
+
+    if list_refs or not reference:
+        for name in reference_names():
+            typer.echo(name)
+        for file, source in reference_sources().items():
+            typer.echo(f"  {file}: {source}")
+        if not reference:
+            raise BeirctlError("give --reference NAME (one of the above)") if not list_refs else typer.Exit()
+        return
+    report = verify(_collect_all([results]), reference, tolerance, retriever, datasets)
+    for c in report.checks:
+        status = "ok  " if c.ok else "FAIL"
+        if c.got is None:
+            typer.echo(f"{status}  {c.dataset}  {c.label}  {c.note}")
+        else:
+            typer.echo(
+                f"{status}  {c.dataset}  {c.label}  {c.metric}  got {c.got:.4f}  expected {c.expected:.4f}"
+                f"  diff {c.diff:+.4f}"
+            )
+    n_bad = len(report.failures)
+    typer.echo(f"{len(report.checks) - n_bad} ok, {n_bad} off (reference {reference}, tolerance {tolerance})")
+    if n_bad:
+        raise typer.Exit(1)
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    args: Annotated[
+        list[str],
+        typer.Argument(metavar="RESULTS | validate BUNDLE", help="Build a bundle from RESULTS, or validate BUNDLE."),
+    ],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the bundle (build).")] = None,
+    retriever: Annotated[Optional[str], typer.Option("--retriever", help="Label to submit (build).")] = None,
+    model_name: Annotated[Optional[str], typer.Option("--model-name", help="Model name (build).")] = None,
+    link: Annotated[Optional[str], typer.Option("--link", help="Link to the model or paper (build).")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Build a leaderboard submission bundle (zip), or `leaderboard validate BUNDLE`."""
+    from beirctl import submission
+
+    if args[0] == "validate":
+        if len(args) != 2:
+            raise BeirctlError("usage: beirctl leaderboard validate BUNDLE")
+        report = submission.validate(Path(args[1]), data_dir)
+        for note in report.notes:
+            typer.echo(f"note: {note}")
+        for problem in report.problems:
+            typer.echo(f"problem: {problem}")
+        if not report.ok:
+            typer.echo(f"{args[1]}: invalid ({len(report.problems)} problem(s))")
+            raise typer.Exit(1)
+        typer.echo(f"{args[1]}: valid")
+        return
+    if len(args) != 1 or out is None:
+        raise BeirctlError("usage: beirctl leaderboard RESULTS --out DIR")
+    results = Path(args[0])
+    zip_path = submission.build(
+        _collect_all([results]), results, out, label=retriever, model_name=model_name, link=link
+    )
+    typer.echo(f"bundle: {zip_path}")
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[list[Path], typer.Argument(metavar="RESULTS...", help="Results folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    baseline: Annotated[
+        Optional[str], typer.Option("--baseline", "-b", help="Retriever label to test against.")
+    ] = None,
+    metric: Annotated[str, typer.Option("--metric", "-m", help="Metric to report.")] = "nDCG@10",
+    title: Annotated[Optional[str], typer.Option("--title", help="Page title.")] = None,
+) -> None:
+    """Write a self-contained HTML report (tables, charts, provenance)."""
+    from beirctl.atomic import atomic_open
+    from beirctl.report import build_report
+
+    text = build_report(_collect_all(results), metric, baseline, title)
+    with atomic_open(out) as fh:
+        fh.write(text)
+    typer.echo(f"report: {out}")

@@ -131,3 +131,28 @@ def test_killed_run_resumes(tmp_path: Path) -> None:
     assert "b-slow × test-overlap: nDCG@10 " in rerun.stderr
     assert done.read_bytes() == before
     assert (tmp_path / "results" / "leaderboard.json").is_file()
+
+
+def test_compare_verify_leaderboard_report_commands(tiny: Path, tmp_path: Path) -> None:
+    write_dataset(tmp_path / "data" / "other")
+    cfg = _config(tmp_path, ["tiny", "other"], "  - type: bm25\n  - type: rank-bm25\n    params: {k1: 1.5}\n")
+    assert runner.invoke(app, ["run", str(cfg), "--data-dir", str(tmp_path / "data")]).exit_code == 0
+    res = str(tmp_path / "results")
+    cmp = runner.invoke(app, ["compare", res, "-b", "bm25", "-f", "markdown"])
+    assert cmp.exit_code == 0 and "| dataset | bm25 (baseline) | rank-bm25 |" in cmp.output
+    assert "randomization p (Holm)" in cmp.output
+    table = runner.invoke(app, ["compare", res, "-b", "bm25"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "paired tests against the baseline" in table.output
+    refs = runner.invoke(app, ["verify", res, "--list"])
+    assert "pyserini-bm25-flat" in refs.output and "pyserini/2cr/beir.yaml" in refs.output
+    ver = runner.invoke(app, ["verify", res, "-r", "pyserini-bm25-flat", "--retriever", "bm25"])
+    assert ver.exit_code == 1
+    assert "FAIL  other  bm25  no pyserini-bm25-flat figure for it" in ver.output
+    bad = runner.invoke(app, ["leaderboard", res, "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "pick one with --retriever" in bad.output
+    good = runner.invoke(app, ["leaderboard", res, "--out", str(tmp_path / "b"), "--retriever", "rank-bm25"])
+    assert good.exit_code == 0, good.output
+    val = runner.invoke(app, ["leaderboard", "validate", str(tmp_path / "b" / "rank-bm25.zip")])
+    assert val.exit_code == 0 and "valid" in val.output
+    rep = runner.invoke(app, ["report", res, "-o", str(tmp_path / "r.html")])
+    assert rep.exit_code == 0 and (tmp_path / "r.html").stat().st_size > 10_000

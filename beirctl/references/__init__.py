@@ -1,0 +1,1 @@
+"""Published reference scores, shipped as package data (each TSV names its source)."""
