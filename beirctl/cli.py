@@ -134,6 +134,12 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Redo pairs that are already finished.")] = False,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this dataset (repeatable).")] = None,
     data_dir: DataDirOpt = None,
+    executor: Annotated[
+        Optional[str], typer.Option("--executor", help="local or ray (default: the config's executor).")
+    ] = None,
+    ray_address: Annotated[
+        Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")
+    ] = None,
 ) -> None:
     """Run every (dataset, retriever) pair of a config and write results."""
     from beirctl.config import load_config
@@ -158,7 +164,14 @@ def run(
 
     with err_console.status("running") if sys.stderr.isatty() else _null():
         summary = run_config(
-            config, force=force, only=only, data_dir=data_dir, reporter=reporter, config_path=str(config_path)
+            config,
+            force=force,
+            only=only,
+            data_dir=data_dir,
+            reporter=reporter,
+            config_path=str(config_path),
+            executor=executor,
+            ray_address=ray_address,
         )
     if summary.failed:
         raise BeirctlError(

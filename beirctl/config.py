@@ -39,12 +39,20 @@ class DatasetSpec(_Strict):
         return self.name or Path(self.path or "").name
 
 
+class Resources(_Strict):
+    """What one (dataset, retriever) task asks of a Ray cluster."""
+
+    cpus: float = Field(1.0, ge=0)
+    gpus: float = Field(0.0, ge=0)
+
+
 class RetrieverSpec(_Strict):
     """A retriever: its registered ``type``, a ``label`` for results, and its ``params``."""
 
     type: str
     label: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=lambda: Resources())
 
     @property
     def name(self) -> str:
@@ -63,6 +71,8 @@ class Config(_Strict):
     output_dir: str | None = None
     data_dir: str | None = None
     cache_dir: str | None = None
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -98,8 +108,15 @@ class Config(_Strict):
     def results_dir(self) -> Path:
         return Path(self.output_dir) if self.output_dir else Path("results") / (self.name or "run")
 
+    def results_fields(self) -> dict[str, Any]:
+        """The config less where and how it runs (executor, resources): what results depend on."""
+        data = self.model_dump(exclude={"executor", "ray_address"})
+        for retriever in data["retrievers"]:
+            retriever.pop("resources", None)
+        return data
+
     def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.results_fields(), sort_keys=True).encode()).hexdigest()
 
 
 def _node_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

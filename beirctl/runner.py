@@ -82,6 +82,7 @@ def load_target(target: Target, data_root: Path, auto_download: bool = True) -> 
 
 
 def retrieval_key(target: Target, spec: RetrieverSpec, params: dict[str, Any], config: Config) -> str:
+    # resources and executor are left out: where a pair ran does not change its run file
     """Identifies what a run file depends on (metrics excluded: they can be recomputed)."""
     payload = {
         "dataset": target.describe(),
@@ -99,6 +100,131 @@ def drop_query_hits(run: Run, k: int, remove: bool) -> Run:
     return {q: [h for h in hits if h[0] != q][:k] for q, hits in run.items()}
 
 
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity
+class Pair:
+    """One (dataset, retriever) unit of work, self-contained so that it can run anywhere."""
+
+    target: Target
+    spec: RetrieverSpec
+    params: dict[str, Any]  # resolved parameters, defaults included
+    key: str
+
+    @property
+    def label(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every pair needs besides itself (picklable: shipped to Ray workers)."""
+
+    results_dir: Path
+    data_root: Path
+    index_cache: Path
+    top_k: int
+    remove_query_id_hits: bool
+    metrics: tuple[str, ...]
+    config_info: dict[str, Any]
+
+
+def run_pair(
+    pair: Pair,
+    ctx: Context,
+    previous: dict[str, Any] | None,
+    dataset: Dataset | None = None,
+    load_s: float = 0.0,
+    report: Reporter | None = None,
+) -> dict[str, Any]:
+    """Index, search, write the run file, evaluate and write ``metrics.json``; return it.
+
+    ``previous`` is the pair's earlier result with the same retrieval key: its run file is
+    re-evaluated instead of searching again. ``dataset`` may be passed when already loaded.
+    """
+    say = report or (lambda event, info: None)
+    target, label = pair.target, pair.label
+    out = ctx.results_dir / target.name / label
+    run_path = out / RUN_FILE
+    if dataset is None:
+        t0 = time.perf_counter()
+        dataset = load_target(target, ctx.data_root)
+        load_s = time.perf_counter() - t0
+    timings = {"load_s": round(load_s, 3)}
+    if previous is not None and run_path.is_file():
+        # Same retrieval, different metrics: re-evaluate the saved run file.
+        run = read_run(run_path)
+        timings.update({k: v for k, v in previous["timings"].items() if k in ("index_s", "search_s")})
+    else:
+        cls = registry.get(pair.spec.type)
+        retriever = cls(cls.Params.model_validate(pair.params), cache_dir=ctx.index_cache)
+        hook = getattr(retriever, "for_dataset", None)
+        if callable(hook):  # per-dataset settings, e.g. an instruction that some datasets skip
+            hook(target.name)
+        say("stage", {"dataset": target.name, "retriever": label, "stage": "index"})
+        t0 = time.perf_counter()
+        retriever.index(dataset.corpus, dataset.fingerprint)
+        timings["index_s"] = round(time.perf_counter() - t0, 3)
+        say("stage", {"dataset": target.name, "retriever": label, "stage": "search"})
+        t0 = time.perf_counter()
+        extra = 1 if ctx.remove_query_id_hits else 0
+        raw = retriever.search(dataset.queries, ctx.top_k + extra)
+        run = drop_query_hits(raw, ctx.top_k, ctx.remove_query_id_hits)
+        timings["search_s"] = round(time.perf_counter() - t0, 3)
+        write_run(run_path, run, tag=label)
+    say("stage", {"dataset": target.name, "retriever": label, "stage": "eval"})
+    t0 = time.perf_counter()
+    result = evaluate(run, dataset.qrels, ctx.metrics)
+    timings["eval_s"] = round(time.perf_counter() - t0, 3)
+    metrics = {
+        "schema": METRICS_SCHEMA,
+        "retrieval_key": pair.key,
+        "dataset": {
+            **target.describe(),
+            "source": dataset.source,
+            "num_docs": len(dataset.corpus),
+            "num_queries": result.num_queries,
+            "checksums": dataset.checksums,
+        },
+        "retriever": {"type": pair.spec.type, "label": label, "params": pair.params},
+        "settings": {
+            "top_k": ctx.top_k,
+            "remove_query_id_hits": ctx.remove_query_id_hits,
+            "metrics": list(ctx.metrics),
+        },
+        "aggregate": result.aggregate,
+        "per_query": result.per_query,
+        "timings": timings,
+        "config": ctx.config_info,
+        "provenance": {
+            "packages": provenance.package_versions(),
+            "machine": provenance.machine(),
+            "created": provenance.now(),
+        },
+    }
+    write_json(out / METRICS_FILE, metrics)
+    return metrics
+
+
+def plan(config: Config, only: list[str] | None = None) -> tuple[list[Pair], list[Pair]]:
+    """(pairs to consider now, every pair of the config)."""
+    resolved = []
+    for spec in config.retrievers:
+        cls = registry.get(spec.type)
+        resolved.append((spec, cls.Params.model_validate(spec.params).model_dump(mode="json")))
+    every = [
+        Pair(target, spec, params, retrieval_key(target, spec, params, config))
+        for ds_spec in config.datasets
+        for target in targets(ds_spec)
+        for spec, params in resolved
+    ]
+    if not only:
+        return every, every
+    wanted = set(only)
+    chosen = [p for p in every if p.target.name in wanted or p.target.group in wanted]
+    if not chosen:
+        raise BeirctlError(f"--only {', '.join(only)}: no such dataset in the config")
+    return chosen, every
+
+
 def run_config(
     config: Config,
     *,
@@ -107,126 +233,110 @@ def run_config(
     data_dir: str | Path | None = None,
     reporter: Reporter | None = None,
     config_path: str | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> RunSummary:
-    """Run every (dataset, retriever) pair of ``config``; finished pairs are skipped unless ``force``."""
+    """Run every (dataset, retriever) pair of ``config``; finished pairs are skipped unless ``force``.
+
+    ``executor`` (default: the config's) is ``local`` (pairs one after another in this
+    process) or ``ray`` (each pair a Ray task with the resources its retriever declares).
+    """
     report = reporter or (lambda event, info: None)
-    results_dir = config.results_dir()
-    data_root = resolve_data_dir(data_dir or config.data_dir)
-    index_cache = default_cache_dir(config.cache_dir)
-    summary = RunSummary(results_dir)
-    config_targets = [t for spec in config.datasets for t in targets(spec)]
-    all_targets = config_targets
-    if only:
-        wanted = set(only)
-        all_targets = [t for t in config_targets if t.name in wanted or t.group in wanted]
-        if not all_targets:
-            raise BeirctlError(f"--only {', '.join(only)}: no such dataset in the config")
-    resolved = []
-    for spec in config.retrievers:
-        cls = registry.get(spec.type)
-        params = cls.Params.model_validate(spec.params)
-        resolved.append((spec, cls, params))
-    config_info = {
-        "name": config.name,
-        "file": config_path,
-        "sha256": config.sha256(),
-        "resolved": config.model_dump(),
-    }
-    finished: list[dict[str, Any]] = []
-    for target in all_targets:
-        dataset: Dataset | None = None
-        load_s = 0.0
-        for spec, cls, params in resolved:
-            label = spec.name
-            out = results_dir / target.name / label
-            key = retrieval_key(target, spec, params.model_dump(mode="json"), config)
-            metrics_path, run_path = out / METRICS_FILE, out / RUN_FILE
-            previous = _previous(metrics_path, key) if not force else None
-            if previous is not None and previous["settings"]["metrics"] == config.metrics:
-                report("skipped", {"dataset": target.name, "retriever": label})
-                summary.skipped.append((target.name, label))
-                finished.append(previous)
-                continue
-            try:
-                if dataset is None:
-                    report("dataset", {"dataset": target.name})
-                    t0 = time.perf_counter()
-                    dataset = load_target(target, data_root)
-                    load_s = time.perf_counter() - t0
-                timings = {"load_s": round(load_s, 3)}
-                if previous is not None and run_path.is_file():
-                    # Same retrieval, different metrics: re-evaluate the saved run file.
-                    run = read_run(run_path)
-                    timings.update({k: v for k, v in previous["timings"].items() if k in ("index_s", "search_s")})
-                else:
-                    retriever = cls(params, cache_dir=index_cache)
-                    report("stage", {"dataset": target.name, "retriever": label, "stage": "index"})
-                    t0 = time.perf_counter()
-                    retriever.index(dataset.corpus, dataset.fingerprint)
-                    timings["index_s"] = round(time.perf_counter() - t0, 3)
-                    report("stage", {"dataset": target.name, "retriever": label, "stage": "search"})
-                    t0 = time.perf_counter()
-                    extra = 1 if config.remove_query_id_hits else 0
-                    raw = retriever.search(dataset.queries, config.top_k + extra)
-                    run = drop_query_hits(raw, config.top_k, config.remove_query_id_hits)
-                    timings["search_s"] = round(time.perf_counter() - t0, 3)
-                    write_run(run_path, run, tag=label)
-                report("stage", {"dataset": target.name, "retriever": label, "stage": "eval"})
-                t0 = time.perf_counter()
-                result = evaluate(run, dataset.qrels, config.metrics)
-                timings["eval_s"] = round(time.perf_counter() - t0, 3)
-            except BeirctlError as exc:
-                report("failed", {"dataset": target.name, "retriever": label, "error": str(exc)})
-                summary.failed.append((target.name, label, str(exc)))
-                if dataset is None:
-                    break  # the dataset itself failed: no retriever can run on it
-                continue
-            metrics = {
-                "schema": METRICS_SCHEMA,
-                "retrieval_key": key,
-                "dataset": {
-                    **target.describe(),
-                    "source": dataset.source,
-                    "num_docs": len(dataset.corpus),
-                    "num_queries": result.num_queries,
-                    "checksums": dataset.checksums,
-                },
-                "retriever": {"type": spec.type, "label": label, "params": params.model_dump(mode="json")},
-                "settings": {
-                    "top_k": config.top_k,
-                    "remove_query_id_hits": config.remove_query_id_hits,
-                    "metrics": list(config.metrics),
-                },
-                "aggregate": result.aggregate,
-                "per_query": result.per_query,
-                "timings": timings,
-                "config": config_info,
-                "provenance": {
-                    "packages": provenance.package_versions(),
-                    "machine": provenance.machine(),
-                    "created": provenance.now(),
-                },
-            }
-            write_json(metrics_path, metrics)
-            finished.append(metrics)
-            summary.done.append((target.name, label))
-            report("done", {"dataset": target.name, "retriever": label, "aggregate": result.aggregate})
-    if only and not summary.failed:
-        # The other datasets were not run now: use their results when all are finished.
-        for target in config_targets:
-            if target in all_targets:
-                continue
-            for spec, _, params in resolved:
-                key = retrieval_key(target, spec, params.model_dump(mode="json"), config)
-                previous = _previous(results_dir / target.name / spec.name / METRICS_FILE, key)
-                if previous is None or previous["settings"]["metrics"] != config.metrics:
-                    return summary
-                finished.append(previous)
-    if not summary.failed:
-        order = {spec.name: i for i, (spec, _, _) in enumerate(resolved)}
-        finished.sort(key=lambda m: (order[m["retriever"]["label"]], m["dataset"]["name"]))
-        summary.leaderboard = write_leaderboard(results_dir, finished, config_info)
+    ctx = Context(
+        results_dir=config.results_dir(),
+        data_root=resolve_data_dir(data_dir or config.data_dir),
+        index_cache=default_cache_dir(config.cache_dir),
+        top_k=config.top_k,
+        remove_query_id_hits=config.remove_query_id_hits,
+        metrics=tuple(config.metrics),
+        config_info={
+            "name": config.name,
+            "file": config_path,
+            "sha256": config.sha256(),
+            "resolved": config.results_fields(),
+        },
+    )
+    summary = RunSummary(ctx.results_dir)
+    pairs, every = plan(config, only)
+    finished: dict[Pair, dict[str, Any]] = {}
+    todo: list[tuple[Pair, dict[str, Any] | None]] = []
+    for pair in pairs:
+        previous = (
+            None if force else _previous(ctx.results_dir / pair.target.name / pair.label / METRICS_FILE, pair.key)
+        )
+        if previous is not None and previous["settings"]["metrics"] == config.metrics:
+            report("skipped", {"dataset": pair.target.name, "retriever": pair.label})
+            summary.skipped.append((pair.target.name, pair.label))
+            finished[pair] = previous
+        else:
+            todo.append((pair, previous))
+    kind = executor or config.executor
+    if kind not in ("local", "ray"):
+        raise BeirctlError(f"unknown executor {kind!r} (local, ray)")
+    if kind == "ray":
+        from beirctl.executors.ray import run_pairs_on_ray
+
+        outcomes = run_pairs_on_ray(todo, ctx, config, ray_address or config.ray_address, report)
+    else:
+        outcomes = _run_local(todo, ctx, report)
+    for pair, outcome in outcomes:
+        if isinstance(outcome, str):
+            summary.failed.append((pair.target.name, pair.label, outcome))
+        else:
+            summary.done.append((pair.target.name, pair.label))
+            finished[pair] = outcome
+    if summary.failed:
+        return summary
+    for pair in every:  # with --only, the other pairs count when they finished earlier
+        if pair not in finished:
+            previous = _previous(ctx.results_dir / pair.target.name / pair.label / METRICS_FILE, pair.key)
+            if previous is None or previous["settings"]["metrics"] != config.metrics:
+                return summary
+            finished[pair] = previous
+    summary.leaderboard = write_leaderboard(
+        ctx.results_dir, [finished[p] for p in _board_order(every)], ctx.config_info
+    )
     return summary
+
+
+def _board_order(pairs: list[Pair]) -> list[Pair]:
+    """Retrievers in config order, then datasets by name: the same bytes whatever ran when."""
+    order: dict[str, int] = {}
+    for p in pairs:
+        order.setdefault(p.label, len(order))
+    return sorted(pairs, key=lambda p: (order[p.label], p.target.name))
+
+
+Outcome = tuple[Pair, "dict[str, Any] | str"]
+
+
+def _run_local(todo: list[tuple[Pair, dict[str, Any] | None]], ctx: Context, report: Reporter) -> list[Outcome]:
+    """Pairs one after another; a dataset is loaded once for all its retrievers."""
+    outcomes: list[Outcome] = []
+    loaded: dict[Target, tuple[Dataset, float]] = {}
+    broken: dict[Target, str] = {}
+    for pair, previous in todo:
+        info = {"dataset": pair.target.name, "retriever": pair.label}
+        if pair.target in broken:
+            outcomes.append((pair, broken[pair.target]))
+            continue
+        try:
+            if pair.target not in loaded:
+                loaded.clear()  # keep one corpus in memory at a time
+                report("dataset", {"dataset": pair.target.name})
+                t0 = time.perf_counter()
+                loaded[pair.target] = (load_target(pair.target, ctx.data_root), time.perf_counter() - t0)
+            dataset, load_s = loaded[pair.target]
+            metrics = run_pair(pair, ctx, previous, dataset, load_s, report)
+        except BeirctlError as exc:
+            report("failed", {**info, "error": str(exc)})
+            if pair.target not in loaded:
+                broken[pair.target] = str(exc)  # the dataset itself failed: no retriever can run on it
+            outcomes.append((pair, str(exc)))
+            continue
+        report("done", {**info, "aggregate": metrics["aggregate"]})
+        outcomes.append((pair, metrics))
+    return outcomes
 
 
 def _previous(metrics_path: Path, key: str) -> dict[str, Any] | None:

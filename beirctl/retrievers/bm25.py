@@ -1,4 +1,9 @@
-"""``bm25``: BM25 on bm25s (sparse-matrix scoring), with an on-disk index cache."""
+"""``bm25``: the default sparse retriever.
+
+``method: lucene-exact`` (the default) is Lucene's BM25 as Anserini/Pyserini run it,
+reproduced in-process (:mod:`beirctl.lucene`): the official BEIR numbers without a JVM. The
+other methods are bm25s' variants over beirctl's tokenizer options. Indexes are cached on disk.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.retrievers.base import Retriever, Run
@@ -22,10 +27,23 @@ from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_
 class BM25Params(TokenizerParams):
     k1: float = Field(0.9, description="term-frequency saturation")
     b: float = Field(0.4, description="length normalisation")
-    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = Field(
-        "lucene", description="bm25s scoring variant"
+    method: Literal["lucene-exact", "lucene", "robertson", "atire", "bm25l", "bm25+"] = Field(
+        "lucene-exact",
+        description="lucene-exact: Lucene/Anserini exactly (own English analyzer); others: bm25s variants",
     )
     delta: float = Field(0.5, description="delta of bm25l / bm25+")
+
+    @model_validator(mode="after")
+    def _analyzer_options(self) -> BM25Params:
+        if self.method == "lucene-exact":
+            defaults = {"stemmer": "porter", "stopwords": "lucene"}
+            clash = [k for k, v in defaults.items() if getattr(self, k) != v]
+            if clash:
+                raise ValueError(
+                    f"{', '.join(clash)}: lucene-exact uses Lucene's English analyzer; "
+                    "these options apply to the bm25s methods (e.g. method: lucene)"
+                )
+        return self
 
 
 class BM25Retriever(Retriever):
@@ -51,6 +69,20 @@ class BM25Retriever(Retriever):
         return self.cache_dir / "bm25" / key
 
     def index(self, corpus: Corpus, corpus_id: str) -> None:
+        if self.p.method == "lucene-exact":
+            from beirctl.retrievers.lucene_bm25 import LuceneBM25Params, LuceneBM25Retriever
+
+            params = LuceneBM25Params(
+                k1=self.p.k1,
+                b=self.p.b,
+                fields=self.p.fields,
+                title_weight=self.p.title_weight,
+                text_weight=self.p.text_weight,
+            )
+            self.lucene = LuceneBM25Retriever(params, self.cache_dir)
+            self.lucene.index(corpus, corpus_id)
+            self.loaded_from_cache = self.lucene.loaded_from_cache
+            return
         import bm25s
 
         path = self._cache_path(corpus_id)
@@ -90,6 +122,8 @@ class BM25Retriever(Retriever):
         return {"contents": 1.0, "title": self.p.title_weight, "text": self.p.text_weight}
 
     def search(self, queries: Queries, k: int) -> Run:
+        if self.p.method == "lucene-exact":
+            return self.lucene.search(queries, k)
         qids = list(queries)
         tokens = tokenize([queries[q] for q in qids], self.p)
         weights = self._weights()

@@ -15,6 +15,7 @@ ENTRY_POINT_GROUP = "beirctl.retrievers"
 _BUILTIN: dict[str, str] = {
     "bm25": "beirctl.retrievers.bm25:BM25Retriever",
     "rank-bm25": "beirctl.retrievers.rank_bm25:RankBM25Retriever",
+    "lucene-bm25": "beirctl.retrievers.lucene_bm25:LuceneBM25Retriever",
 }
 _registered: dict[str, type[Retriever]] = {}
 

@@ -1,0 +1,1 @@
+"""Where (dataset, retriever) pairs run: in-process (``beirctl.runner``) or on Ray."""

@@ -1,0 +1,94 @@
+"""Run (dataset, retriever) pairs as Ray tasks.
+
+Each pair is one task with the CPUs/GPUs its retriever declares (``resources`` in the
+config). A task loads its dataset, runs the pair exactly as the local executor does
+(:func:`beirctl.runner.run_pair`) and writes the same files, so results, run files and the
+leaderboard are the same bytes whichever executor produced them. Results are written by the
+workers to ``results_dir`` and caches to the cache dir: on a multi-node cluster both must be
+on storage every node sees (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from beirctl.errors import BeirctlError
+
+if TYPE_CHECKING:
+    from beirctl.config import Config
+    from beirctl.runner import Context, Outcome, Pair, Reporter
+
+
+def _task(pair: Pair, ctx: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+    from beirctl.runner import run_pair
+
+    return run_pair(pair, ctx, previous)
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> Any:
+    """Connect to the cluster at ``address`` or start a local one (127.0.0.1 only)."""
+    try:
+        import ray
+    except ImportError:
+        raise BeirctlError("executor: ray needs Ray: pip install 'beirctl[ray]'") from None
+    if ray.is_initialized():
+        return ray
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        # A local cluster: the workers get this interpreter's import path, so plugins that
+        # are importable here (and beirctl itself from a source checkout) are importable there.
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address="127.0.0.1",
+            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
+        )
+    return ray
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BeirctlError):
+        return str(cause)
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[-1] if first else ''}".strip()
+
+
+def run_pairs_on_ray(
+    todo: list[tuple[Pair, dict[str, Any] | None]],
+    ctx: Context,
+    config: Config,
+    address: str | None,
+    report: Reporter,
+) -> list[Outcome]:
+    """Submit every pair, collect outcomes as they finish; one failure does not stop the rest."""
+    if not todo:
+        return []
+    ray = connect(address)
+    remote = ray.remote(max_retries=0)(_task)
+    futures = {}
+    for pair, previous in todo:
+        res = pair.spec.resources
+        ref = remote.options(num_cpus=res.cpus, num_gpus=res.gpus).remote(pair, ctx, previous)
+        futures[ref] = pair
+        report("stage", {"dataset": pair.target.name, "retriever": pair.label, "stage": "submitted to Ray"})
+    outcomes: dict[Pair, dict[str, Any] | str] = {}
+    pending = list(futures)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        pair = futures[ready[0]]
+        info = {"dataset": pair.target.name, "retriever": pair.label}
+        try:
+            metrics = ray.get(ready[0])
+        except Exception as exc:  # RayTaskError wrapping ours, a crashed worker, a lost node
+            text = _error_text(exc)
+            report("failed", {**info, "error": text})
+            outcomes[pair] = text
+            continue
+        report("done", {**info, "aggregate": metrics["aggregate"]})
+        outcomes[pair] = metrics
+    return [(pair, outcomes[pair]) for pair, _ in todo]

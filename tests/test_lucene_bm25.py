@@ -1,0 +1,133 @@
+"""lucene-bm25: Lucene's BM25 arithmetic, ranking rules, caching, and the official BEIR figures."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beirctl.datasets.types import Document
+from beirctl.lucene.bm25 import anserini_tie_adjust
+from beirctl.retrievers.lucene_bm25 import LuceneBM25Params, LuceneBM25Retriever
+
+SHARED = Path(os.environ.get("BEIRCTL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+CORPUS = {
+    "d1": Document("Cats", "Cats are small furry animals that purr."),
+    "d2": Document("Dogs", "Dogs are loyal animals that bark."),
+    "d0": Document("", "Purring is a sound made by cats and some other felines."),
+    "d4": Document("Birds", "Birds fly and sing; some birds talk."),
+    "d5": Document("Dogs", "Dogs are loyal animals that bark."),  # a tie with d2
+}
+
+
+def lucene_score(tf: int, dl: int, df: int, n: int, avgdl: float, k1: float = 0.9, b: float = 0.4) -> float:
+    """BM25 in double precision, for a length small enough that its norm is exact."""
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))
+
+
+def test_scores_follow_bm25_and_ties_break_by_doc_id() -> None:
+    r = LuceneBM25Retriever(LuceneBM25Params(anserini_scores=False))
+    r.index(CORPUS, "tiny")
+    run = r.search({"q": "dogs bark"}, 10)["q"]
+    assert [d for d, _ in run] == ["d2", "d5"]  # equal scores: doc id ascending
+    # flat contents "Dogs\nDogs are loyal animals that bark." -> dog dog loyal anim bark: 5 terms
+    # cat cat small furri anim purr | dog dog loyal anim bark | purr sound made cat some other felin | ...
+    lengths = [6, 5, 7, 7, 5]
+    avgdl = sum(lengths) / 5
+    expected = lucene_score(2, 5, 2, 5, avgdl) + lucene_score(1, 5, 2, 5, avgdl)
+    assert run[0][1] == pytest.approx(expected, rel=1e-6)
+    assert r.searcher is not None and r.searcher.index.fields["contents"].lengths.tolist() == lengths
+
+
+def test_repeated_query_terms_weigh_by_count() -> None:
+    r = LuceneBM25Retriever(LuceneBM25Params(anserini_scores=False))
+    r.index(CORPUS, "tiny")
+    once = dict(r.search({"q": "birds"}, 10)["q"])
+    twice = dict(r.search({"q": "birds Birds"}, 10)["q"])
+    assert twice["d4"] == pytest.approx(2 * once["d4"], rel=1e-6)
+
+
+def test_multifield_sums_fields_with_weights() -> None:
+    flat = LuceneBM25Retriever(LuceneBM25Params(fields="multifield", anserini_scores=False))
+    flat.index(CORPUS, "tiny")
+    heavy = LuceneBM25Retriever(
+        LuceneBM25Params(fields="multifield", title_weight=3.0, anserini_scores=False)
+    )
+    heavy.index(CORPUS, "tiny")
+    assert flat.searcher is not None
+    assert set(flat.searcher.index.fields) == {"contents", "title"}
+    assert flat.searcher.index.fields["title"].doc_count == 4  # the empty title does not count
+    a = dict(flat.search({"q": "cats"}, 10)["q"])
+    b = dict(heavy.search({"q": "cats"}, 10)["q"])
+    assert b["d0"] == pytest.approx(a["d0"])  # no title match
+    assert b["d1"] > a["d1"]
+
+
+def test_anserini_tie_adjust() -> None:
+    scores = np.array([5.00004, 5.00002, 4.9, 4.9, 4.9, 1.0], dtype=np.float32)
+    out = anserini_tie_adjust(scores).tolist()
+    assert [f"{s:.6f}" for s in out] == [
+        "5.000000",
+        "4.999999",
+        "4.900000",
+        "4.899999",
+        "4.899998",
+        "1.000000",
+    ]
+
+
+def test_index_is_cached(tmp_path: Path) -> None:
+    r = LuceneBM25Retriever(cache_dir=tmp_path)
+    r.index(CORPUS, "tiny")
+    first = r.search({"q": "cats purr"}, 5)
+    again = LuceneBM25Retriever(LuceneBM25Params(k1=1.2), cache_dir=tmp_path)
+    again.index({}, "tiny")  # the corpus is not read when the cache has the index
+    assert again.loaded_from_cache and not r.loaded_from_cache
+    # k1 is applied at search time: same documents, other scores
+    assert [d for d, _ in again.search({"q": "cats purr"}, 5)["q"]] == [d for d, _ in first["q"]]
+    other = LuceneBM25Retriever(LuceneBM25Params(fields="multifield"), cache_dir=tmp_path)
+    other.index(CORPUS, "tiny")
+    assert not other.loaded_from_cache
+
+
+# --- the official Anserini/Pyserini figures on the real data -----------------------------------
+
+
+def _official() -> dict[tuple[str, str], dict[str, str]]:
+    with open(SHARED / "reference" / "pyserini-beir-v1.0.0-bm25.tsv", encoding="utf-8") as fh:
+        return {(r["dataset"], r["variant"]): r for r in csv.DictReader(fh, delimiter="\t")}
+
+
+@pytest.mark.skipif(
+    not (SHARED / "beir" / "scifact" / "corpus.jsonl").is_file(),
+    reason=f"real BEIR data not found at {SHARED} (set BEIRCTL_SHARED)",
+)
+@pytest.mark.parametrize(
+    ("name", "fields"), [("scifact", "flat"), ("nfcorpus", "flat"), ("nfcorpus", "multifield")]
+)
+def test_reproduces_anserini(name: str, fields: str) -> None:
+    from beirctl.datasets.loader import load_folder
+    from beirctl.evaluation import evaluate, read_run
+
+    data = load_folder(SHARED / "beir" / name)
+    r = LuceneBM25Retriever(LuceneBM25Params.model_validate({"fields": fields}))
+    r.index(data.corpus, data.fingerprint)
+    assert r.searcher is not None
+    ref = _official()[(name, fields)]
+    assert r.searcher.index.fields["contents"].sum_ttf == int(ref["total_terms"])
+    run = {q: [h for h in hits if h[0] != q][:1000] for q, hits in r.search(data.queries, 1001).items()}
+    result = evaluate(run, data.qrels, ["nDCG@10", "R@100", "R@1000"]).aggregate
+    assert {m: round(v, 4) for m, v in result.items()} == {m: float(ref[m]) for m in result}
+    ref_path = SHARED / "reference" / "runs" / f"{name}.bm25-{fields}.anserini-0.22.1.trec.gz"
+    if ref_path.is_file():
+        lucene = read_run(ref_path)
+        same = sum(1 for q in lucene if [d for d, _ in lucene[q][:10]] == [d for d, _ in run[q][:10]])
+        assert same >= 0.99 * len(lucene)
+        # Scores as printed by Anserini (%.6f) agree to the last digit.
+        assert all(abs(s - dict(run[q])[d]) < 1e-6 for q in lucene for d, s in lucene[q][:10])
