@@ -42,8 +42,8 @@ class DatasetSpec(_Strict):
 class Resources(_Strict):
     """What one (dataset, retriever) task asks of a Ray cluster."""
 
-    cpus: float = Field(1.0, ge=0)
-    gpus: float = Field(0.0, ge=0)
+    cpus: float = Field(default=1.0, ge=0)
+    gpus: float = Field(default=0.0, ge=0)
 
 
 class RetrieverSpec(_Strict):
