@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats
+from typer.testing import CliRunner
 
+from beirctl.cli import app
+from beirctl.config import load_config
 from beirctl.datasets import load_folder
 from beirctl.evaluation import evaluate, read_run
-from beirctl.retrievers.bm25 import BM25Params, BM25Retriever
-from beirctl.runner import drop_query_hits
+from beirctl.runner import run_config
 from tests.conftest import REPO, SHARED_BEIR, SHARED_REF, needs_shared
 
 pytestmark = needs_shared
@@ -61,20 +66,107 @@ def test_official_lucene_run_evaluates_to_official_scores(name: str) -> None:
     assert {k: round(v, 4) for k, v in got.items()} == official(name)
 
 
-@pytest.mark.parametrize(
-    ("name", "variant"),
-    [("scifact", "flat"), ("nfcorpus", "flat"), ("scifact", "multifield"), ("nfcorpus", "multifield")],
-)
-def test_bm25_is_close_to_lucene(name: str, variant: str) -> None:
-    ds = load_folder(SHARED_BEIR / name)
-    retriever = BM25Retriever(BM25Params(fields=variant))  # type: ignore[arg-type]
-    retriever.index(ds.corpus, ds.fingerprint)
-    run = drop_query_hits(retriever.search(ds.queries, 1001), 1000, True)
-    got = evaluate(run, ds.qrels, ["nDCG@10", "R@100"]).aggregate
-    ref = official(name, variant)
-    print(name, variant, got, ref)
-    assert abs(got["nDCG@10"] - ref["nDCG@10"]) < 0.005
-    assert abs(got["R@100"] - ref["R@100"]) < 0.01
+@pytest.fixture(scope="module")
+def real_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bm25 (flat, multifield), bm25s and rank-bm25 on SciFact and NFCorpus, run once."""
+    out = tmp_path_factory.mktemp("real") / "results"
+    cfg = out.parent / "real.yaml"
+    cfg.write_text(
+        "datasets: [scifact, nfcorpus]\n"
+        "retrievers:\n"
+        "  - {type: bm25, label: bm25-flat}\n"
+        "  - {type: bm25, label: bm25-multifield, params: {fields: multifield}}\n"
+        "  - {type: bm25, label: bm25s, params: {method: lucene}}\n"
+        "  - {type: rank-bm25}\n"
+        f"metrics: [nDCG@10, R@100, R@1000]\noutput_dir: {out}\ndata_dir: {SHARED_BEIR}\n"
+        f"cache_dir: {out.parent / 'cache'}\n"
+    )
+    summary = run_config(load_config(cfg))
+    assert not summary.failed, summary.failed
+    return out
+
+
+@pytest.mark.parametrize("name", ["scifact", "nfcorpus"])
+@pytest.mark.parametrize("variant", ["flat", "multifield"])
+def test_bm25_reproduces_the_official_figures(real_results: Path, name: str, variant: str) -> None:
+    metrics = json.loads((real_results / name / f"bm25-{variant}" / "metrics.json").read_text())
+    got = {k: round(v, 4) for k, v in metrics["aggregate"].items()}
+    print(name, variant, got, official(name, variant))
+    assert got == official(name, variant)
+
+
+@pytest.mark.parametrize("name", ["scifact", "nfcorpus"])
+def test_bm25s_method_is_close_to_lucene(real_results: Path, name: str) -> None:
+    metrics = json.loads((real_results / name / "bm25s" / "metrics.json").read_text())
+    ref = official(name)
+    assert abs(metrics["aggregate"]["nDCG@10"] - ref["nDCG@10"]) < 0.005
+    assert abs(metrics["aggregate"]["R@100"] - ref["R@100"]) < 0.01
+
+
+def test_verify_gate_on_real_results(real_results: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    for variant in ("flat", "multifield"):
+        ok = runner.invoke(
+            app,
+            [
+                "verify",
+                str(real_results),
+                "-r",
+                f"pyserini-bm25-{variant}",
+                "--retriever",
+                f"bm25-{variant}",
+                "--tolerance",
+                "0",
+                "--dataset",
+                "scifact",
+                "--dataset",
+                "nfcorpus",
+            ],
+        )
+        assert ok.exit_code == 0, ok.output
+        assert "6 ok, 0 off" in ok.output
+    altered = tmp_path / "altered"
+    shutil.copytree(real_results, altered)
+    path = altered / "nfcorpus" / "bm25-flat" / "metrics.json"
+    data = json.loads(path.read_text())
+    data["aggregate"]["nDCG@10"] += 0.001
+    path.write_text(json.dumps(data))
+    bad = runner.invoke(app, ["verify", str(altered), "-r", "pyserini-bm25-flat", "--retriever", "bm25-flat"])
+    assert bad.exit_code == 1
+    assert "FAIL  nfcorpus  bm25-flat  nDCG@10  got 0.3228  expected 0.3218  diff +0.0010" in bad.output
+    assert "5 ok, 1 off" in bad.output
+    missing = runner.invoke(
+        app,
+        ["verify", str(real_results), "-r", "pyserini-bm25-flat", "--retriever", "bm25-flat", "--dataset", "arguana"],
+    )
+    assert missing.exit_code == 1 and "FAIL  arguana  bm25-flat  missing from the results" in missing.output
+
+
+def test_compare_pvalues_on_real_results(real_results: Path) -> None:
+    from beirctl.compare import compare
+    from beirctl.results import collect
+
+    comp = compare(collect(real_results), "nDCG@10", baseline="rank-bm25", n_resamples=2000)
+    for name in ("scifact", "nfcorpus"):
+        a_pq = json.loads((real_results / name / "bm25-flat" / "metrics.json").read_text())["per_query"]["nDCG@10"]
+        b_pq = json.loads((real_results / name / "rank-bm25" / "metrics.json").read_text())["per_query"]["nDCG@10"]
+        qids = sorted(a_pq)
+        a = np.array([a_pq[q] for q in qids])
+        b = np.array([b_pq[q] for q in qids])
+        test = comp.tests[name]["bm25-flat"]
+        assert test.n == len(qids) == {"scifact": 300, "nfcorpus": 323}[name]
+        assert test.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue)
+        rand = stats.permutation_test(
+            (a, b),
+            lambda x, y, axis: np.mean(x - y, axis=axis),
+            permutation_type="samples",
+            n_resamples=2000,
+            vectorized=True,
+            random_state=np.random.default_rng(0),
+        )
+        assert test.rand_p == pytest.approx(rand.pvalue)
+    out = CliRunner().invoke(app, ["compare", str(real_results), "-b", "rank-bm25", "-f", "csv"])
+    assert out.exit_code == 0 and "scifact,bm25-flat" in out.output
 
 
 def test_demo_config_end_to_end(tmp_path: Path) -> None:
@@ -92,7 +184,7 @@ def test_demo_config_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "scifact" / "bm25-flat" / "metrics.json").read_text())
-    assert abs(metrics["aggregate"]["nDCG@10"] - 0.6789) < 0.005
+    assert round(metrics["aggregate"]["nDCG@10"], 4) == 0.6789
     assert metrics["dataset"]["checksums"]["corpus.jsonl:md5"] == MD5["scifact"][0]
     assert (out / "scifact" / "bm25-flat" / "run.trec.gz").is_file()
     board = json.loads((out / "leaderboard.json").read_text())
