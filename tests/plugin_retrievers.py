@@ -37,3 +37,26 @@ class Overlap(Retriever):
 
 
 register(Overlap)
+
+
+class CrashParams(RetrieverParams):
+    crash_marker: str = Field("", description="kill the worker process while this file exists")
+
+
+class Crash(Overlap):
+    """Word overlap, but the whole process dies mid-search while ``crash_marker`` exists (a test fault)."""
+
+    name = "test-crash"
+    Params = CrashParams  # type: ignore[assignment]
+
+    def search(self, queries: Queries, k: int) -> Run:
+        marker = self.params.crash_marker  # type: ignore[attr-defined]
+        if marker and os.path.exists(marker) and "crash" in self.docs:
+            os._exit(17)  # no exception, no cleanup: like a killed worker
+        return super().search(queries, k)
+
+    def index(self, corpus: Corpus, corpus_id: str) -> None:
+        self.docs = {d: set(f"{doc.title} {doc.text}".lower().split()) for d, doc in corpus.items()}
+
+
+register(Crash)

@@ -21,9 +21,13 @@ if TYPE_CHECKING:
     from beirctl.runner import Context, Outcome, Pair, Reporter
 
 
-def _task(pair: Pair, ctx: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+def _task(pair: Pair, ctx: Context, previous: dict[str, Any] | None, cls: type) -> dict[str, Any]:
+    from beirctl.retrievers import registry
     from beirctl.runner import run_pair
 
+    # The class travels with the task (pickled by reference to its module), so retrievers
+    # registered in the driver, not only by entry point, resolve in the worker too.
+    registry.register(cls)
     return run_pair(pair, ctx, previous)
 
 
@@ -38,8 +42,14 @@ def connect(address: str | None, num_cpus: int | None = None) -> Any:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        # A local cluster: the workers get this interpreter's import path, so plugins that
-        # are importable here (and beirctl itself from a source checkout) are importable there.
+        # A local cluster, on loopback only: Ray's single-machine mode (its name is Ray's) binds
+        # the node to 127.0.0.1 instead of the machine's network address.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false")
+        # The workers get this interpreter's import path, so plugins that are importable here
+        # (and beirctl itself from a source checkout) are importable there.
         ray.init(
             num_cpus=num_cpus or os.cpu_count(),
             include_dashboard=False,
@@ -68,12 +78,15 @@ def run_pairs_on_ray(
     """Submit every pair, collect outcomes as they finish; one failure does not stop the rest."""
     if not todo:
         return []
+    from beirctl.retrievers import registry
+
     ray = connect(address)
     remote = ray.remote(max_retries=0)(_task)
     futures = {}
     for pair, previous in todo:
         res = pair.spec.resources
-        ref = remote.options(num_cpus=res.cpus, num_gpus=res.gpus).remote(pair, ctx, previous)
+        cls = registry.get(pair.spec.type)
+        ref = remote.options(num_cpus=res.cpus, num_gpus=res.gpus).remote(pair, ctx, previous, cls)
         futures[ref] = pair
         report("stage", {"dataset": pair.target.name, "retriever": pair.label, "stage": "submitted to Ray"})
     outcomes: dict[Pair, dict[str, Any] | str] = {}

@@ -1,0 +1,89 @@
+"""The Ray executor on a local cluster (127.0.0.1, 2 CPUs): same bytes as local, resumable after a crash."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from beirctl.config import load_config
+from beirctl.runner import run_config
+from tests.conftest import write_dataset
+
+ray = pytest.importorskip("ray")
+import tests.plugin_retrievers  # noqa: E402,F401  (registers test-crash in the driver)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    from beirctl.executors.ray import connect
+
+    connect(None, num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def _config(tmp_path: Path, retrievers: str, datasets: str = "[tiny, other]") -> Path:
+    cfg = tmp_path / "bench.yaml"
+    cfg.write_text(
+        f"name: bench\ndatasets: {datasets}\nretrievers:\n{retrievers}"
+        f"output_dir: {tmp_path / 'results'}\ndata_dir: {tmp_path / 'data'}\ncache_dir: {tmp_path / 'cache'}\n"
+    )
+    return cfg
+
+
+def _comparable(metrics_path: Path) -> dict:
+    data = json.loads(metrics_path.read_text())
+    data.pop("timings")
+    data["provenance"].pop("created")
+    return data
+
+
+def test_ray_results_equal_local(cluster: None, tmp_path: Path) -> None:
+    write_dataset(tmp_path / "data" / "tiny")
+    write_dataset(tmp_path / "data" / "other", qrels=[("q1", "d3", 1), ("q2", "d4", 2)])
+    retrievers = "  - {type: bm25, resources: {cpus: 1}}\n  - {type: rank-bm25, params: {k1: 1.2}}\n"
+    cfg = load_config(_config(tmp_path, retrievers))
+    local = run_config(cfg, executor="local")
+    assert len(local.done) == 4
+    results = tmp_path / "results"
+    snapshot = tmp_path / "local-copy"
+    shutil.copytree(results, snapshot)
+    on_ray = run_config(cfg, executor="ray", force=True)
+    assert sorted(on_ray.done) == sorted(local.done) and not on_ray.failed
+    assert (results / "leaderboard.json").read_bytes() == (snapshot / "leaderboard.json").read_bytes()
+    for run in results.rglob("run.trec.gz"):
+        assert run.read_bytes() == (snapshot / run.relative_to(results)).read_bytes()
+    for m in results.rglob("metrics.json"):
+        assert _comparable(m) == _comparable(snapshot / m.relative_to(results))
+
+
+def test_crashed_task_keeps_others_and_rerun_does_only_it(cluster: None, tmp_path: Path) -> None:
+    write_dataset(tmp_path / "data" / "tiny")
+    write_dataset(
+        tmp_path / "data" / "boom",
+        corpus=[{"_id": "crash", "text": "cats"}, {"_id": "d1", "text": "cats"}],
+        queries=[{"_id": "q1", "text": "cats"}],
+        qrels=[("q1", "d1", 1)],
+    )
+    marker = tmp_path / "crash-now"
+    marker.touch()
+    retrievers = f"  - {{type: test-crash, params: {{crash_marker: '{marker}'}}}}\n  - {{type: bm25}}\n"
+    cfg = load_config(_config(tmp_path, retrievers, "[tiny, boom]"))
+    first = run_config(cfg, executor="ray")
+    assert [(d, r) for d, r, _ in first.failed] == [("boom", "test-crash")]
+    assert "WorkerCrashedError" in first.failed[0][2] or "died" in first.failed[0][2].lower()
+    assert sorted(first.done) == [("boom", "bm25"), ("tiny", "bm25"), ("tiny", "test-crash")]
+    assert first.leaderboard is None
+    kept = (tmp_path / "results" / "tiny" / "test-crash" / "metrics.json").read_bytes()
+    marker.unlink()
+    second = run_config(cfg, executor="ray")
+    assert second.done == [("boom", "test-crash")] and len(second.skipped) == 3
+    assert (tmp_path / "results" / "tiny" / "test-crash" / "metrics.json").read_bytes() == kept
+    assert second.leaderboard is not None
+    lines = gzip.open(tmp_path / "results" / "boom" / "test-crash" / "run.trec.gz", "rt").read().splitlines()
+    assert lines == ["q1 Q0 crash 1 1.000000 test-crash", "q1 Q0 d1 2 1.000000 test-crash"]
