@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test install install-dev install-extras bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ demo: install
 	$(BIN)/beirctl datasets download scifact
 	$(BIN)/beirctl run configs/scifact-bm25.yaml
 
-test: install-dev
+# Optional backends the tests exercise: Pyserini's Anserini jar + Java 21, and the dense extra.
+install-extras: install-dev
+	PYTHON=$(BIN)/python bash .ci/install-pyserini.sh
+
+test: install-extras
 	$(BIN)/ruff check beirctl tests benchmarks
 	$(BIN)/mypy beirctl
 	$(BIN)/python -m pytest -q

@@ -418,3 +418,16 @@ def report_cmd(
     with atomic_open(out) as fh:
         fh.write(text)
     typer.echo(f"report: {out}")
+
+
+@app.command("doctor")
+def doctor() -> None:
+    """Which optional backends are usable here (Java, Anserini, torch, models) and how to fix the rest."""
+    from beirctl.doctor import collect
+
+    table = Table(title="beirctl doctor")
+    for col in ("check", "status", "detail"):
+        table.add_column(col)
+    for check in collect():
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[yellow]missing[/]", check.detail)
+    console.print(table)

@@ -165,8 +165,9 @@ def run_pair(
         timings["index_s"] = round(time.perf_counter() - t0, 3)
         say("stage", {"dataset": target.name, "retriever": label, "stage": "search"})
         t0 = time.perf_counter()
-        extra = 1 if ctx.remove_query_id_hits else 0
-        raw = retriever.search(dataset.queries, ctx.top_k + extra)
+        # Pyserini's -removeQuery: search top_k, then drop the query's own document without
+        # topping the list up (a query that finds itself keeps top_k - 1 hits).
+        raw = retriever.search(dataset.queries, ctx.top_k)
         run = drop_query_hits(raw, ctx.top_k, ctx.remove_query_id_hits)
         timings["search_s"] = round(time.perf_counter() - t0, 3)
         write_run(run_path, run, tag=label)

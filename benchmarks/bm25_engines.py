@@ -43,7 +43,7 @@ def bench(folder: Path, label: str, name: str, params: dict[str, object]) -> dic
     ds, load_s = timed(lambda: load_folder(folder))
     retriever = cls(cls.Params(**params))  # no cache_dir: always index from scratch
     _, index_s = timed(lambda: retriever.index(ds.corpus, ds.fingerprint))  # type: ignore[attr-defined]
-    raw, search_s = timed(lambda: retriever.search(ds.queries, K + 1))  # type: ignore[attr-defined]
+    raw, search_s = timed(lambda: retriever.search(ds.queries, K))  # type: ignore[attr-defined]
     run = drop_query_hits(raw, K, True)  # type: ignore[arg-type]
     res, eval_s = timed(lambda: evaluate(run, ds.qrels, ["nDCG@10", "R@100"]))  # type: ignore[attr-defined]
     return {

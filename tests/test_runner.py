@@ -95,7 +95,7 @@ def test_query_id_hits_kept_when_asked(tiny: Path, tmp_path: Path) -> None:
     run_config(cfg2)
     lines = gzip.open(tmp_path / "results" / "tiny" / "test-exploding" / "run.trec.gz", "rt").read().splitlines()
     q3 = [ln.split()[2] for ln in lines if ln.startswith("q3 ")]
-    assert q3 == ["d1", "d2", "d3", "d4"]  # q3 (a doc too) removed; k+1 asked so 4 of 5 docs remain
+    assert q3 == ["d1", "d2", "d3", "d4"]  # q3 (a doc too) removed from its own top 5, not topped up
 
 
 def test_failure_keeps_finished_pairs_and_rerun_does_only_missing(tiny: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ _BUILTIN: dict[str, str] = {
     "bm25": "beirctl.retrievers.bm25:BM25Retriever",
     "rank-bm25": "beirctl.retrievers.rank_bm25:RankBM25Retriever",
     "lucene-bm25": "beirctl.retrievers.lucene_bm25:LuceneBM25Retriever",
+    "pyserini-bm25": "beirctl.retrievers.pyserini_bm25:PyseriniBM25Retriever",
 }
 _registered: dict[str, type[Retriever]] = {}
 
