@@ -178,7 +178,7 @@ def run(
             f"{len(summary.failed)} pair(s) failed (finished results are kept; run again to resume): "
             + "; ".join(f"{d} × {r}: {e}" for d, r, e in summary.failed)
         )
-    _print_table(collect(summary.results_dir), None)
+    _print_table(collect(summary.results_dir), None, config.reference)
     console.print(f"results: {summary.results_dir}")
     if summary.leaderboard:
         console.print(f"leaderboard: {summary.leaderboard}")
@@ -221,12 +221,18 @@ def eval_(
         typer.echo(f"{name}\tall\t{value:.4f}")
 
 
-def _print_table(entries: list[dict[str, Any]], metric: str | None) -> None:
-    """One table: a row per dataset, a column per (retriever, metric)."""
+def _print_table(entries: list[dict[str, Any]], metric: str | None, reference: str | None = None) -> None:
+    """One table: a row per dataset, a column per (retriever, metric); with a reference, its
+    published figure per metric and each score's difference to it."""
     from beirctl.results import table as make_table
 
+    ref = None
+    if reference:
+        from beirctl.verify import load_reference
+
+        ref = (reference, load_reference(reference))
     metrics = [metric] if metric else list(entries[0]["aggregate"]) if entries else []
-    tables = [make_table(entries, name) for name in metrics]
+    tables = [make_table(entries, name, ref) for name in metrics]
     if not tables:
         return
     labels = tables[0][1][1:]
@@ -247,17 +253,25 @@ def show(
     results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A results folder.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv or json.")] = "table",
     metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Metric to show (default: all).")] = None,
+    reference: Annotated[
+        Optional[str], typer.Option("--reference", "-r", help="Show a published reference and the differences.")
+    ] = None,
 ) -> None:
     """Show results as a datasets × retrievers table."""
     from beirctl.results import collect, render
 
     entries = collect(results_dir)
     if fmt == "table":
-        _print_table(entries, metric)
+        _print_table(entries, metric, reference)
         return
+    ref = None
+    if reference:
+        from beirctl.verify import load_reference
+
+        ref = (reference, load_reference(reference))
     metrics = [metric] if metric else list(entries[0]["aggregate"])
     for name in metrics:
-        sys.stdout.write(render(entries, fmt, name))
+        sys.stdout.write(render(entries, fmt, name, ref))
 
 
 @app.command("retrievers")

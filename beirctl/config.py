@@ -73,6 +73,7 @@ class Config(_Strict):
     cache_dir: str | None = None
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    reference: str | None = None  # a published table to show beside the results (beirctl verify --list)
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -97,6 +98,15 @@ class Config(_Strict):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("reference")
+    @classmethod
+    def _known_reference(cls, value: str | None) -> str | None:
+        from beirctl.verify import reference_names
+
+        if value is not None and value not in reference_names():
+            raise ValueError(f"unknown reference {value!r} (known: {', '.join(reference_names())})")
+        return value
+
     @model_validator(mode="after")
     def _unique_labels(self) -> Config:
         labels = [r.name for r in self.retrievers]
@@ -110,7 +120,7 @@ class Config(_Strict):
 
     def results_fields(self) -> dict[str, Any]:
         """The config less where and how it runs (executor, resources): what results depend on."""
-        data = self.model_dump(exclude={"executor", "ray_address"})
+        data = self.model_dump(exclude={"executor", "ray_address", "reference"})
         for retriever in data["retrievers"]:
             retriever.pop("resources", None)
         return data

@@ -133,12 +133,10 @@ def write_leaderboard(results_dir: Path, entries: list[dict[str, Any]], config: 
     return path
 
 
-def table(entries: list[dict[str, Any]], metric: str | None = None) -> tuple[str, list[str], list[list[str]]]:
-    """(metric, header, rows) of a datasets × retrievers table; CQADupStack folded when complete."""
+def cells(entries: list[dict[str, Any]], metric: str) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """(labels, dataset -> label -> score); CQADupStack folded into its mean when complete."""
     labels = sorted({m["retriever"]["label"] for m in entries})
-    if metric is None:
-        metric = next(iter(entries[0]["aggregate"])) if entries else "nDCG@10"
-    cells: dict[str, dict[str, float]] = {}
+    values: dict[str, dict[str, float]] = {}
     for label in labels:
         items = [m for m in entries if m["retriever"]["label"] == label]
         try:
@@ -147,22 +145,55 @@ def table(entries: list[dict[str, Any]], metric: str | None = None) -> tuple[str
             scores = {m["dataset"]["name"]: m["aggregate"] for m in items}
         for ds, agg in scores.items():
             if metric in agg:
-                cells.setdefault(ds, {})[label] = agg[metric]
+                values.setdefault(ds, {})[label] = agg[metric]
+    return labels, values
+
+
+def table(
+    entries: list[dict[str, Any]],
+    metric: str | None = None,
+    reference: tuple[str, dict[str, dict[str, float]]] | None = None,
+) -> tuple[str, list[str], list[list[str]]]:
+    """(metric, header, rows) of a datasets × retrievers table.
+
+    With ``reference`` (name, dataset -> metric -> value) a column shows the published figure
+    and each score its difference to it (scores rounded to 4 decimals first, as published).
+    """
+    if metric is None:
+        metric = next(iter(entries[0]["aggregate"])) if entries else "nDCG@10"
+    labels, values = cells(entries, metric)
+    ref = {ds: v[metric] for ds, v in reference[1].items() if metric in v} if reference else None
+
+    def fmt(ds: str, lb: str) -> str:
+        if lb not in values[ds]:
+            return ""
+        text = f"{values[ds][lb]:.4f}"
+        if ref is not None and ds in ref:
+            text += f" ({round(values[ds][lb], 4) - ref[ds]:+.4f})"
+        return text
+
     rows = []
-    for ds in sorted(cells):
-        rows.append([ds] + [f"{cells[ds][lb]:.4f}" if lb in cells[ds] else "" for lb in labels])
-    if len(cells) > 1:
+    for ds in sorted(values):
+        lead = [ds] + ([f"{ref[ds]:.4f}" if ds in ref else ""] if ref is not None else [])
+        rows.append(lead + [fmt(ds, lb) for lb in labels])
+    if len(values) > 1:
         avg = []
         for lb in labels:
-            vals = [cells[ds][lb] for ds in cells if lb in cells[ds]]
-            avg.append(f"{fmean(vals):.4f}" if len(vals) == len(cells) else "")
-        rows.append(["average"] + avg)
-    return metric, ["dataset", *labels], rows
+            vals = [values[ds][lb] for ds in values if lb in values[ds]]
+            avg.append(f"{fmean(vals):.4f}" if len(vals) == len(values) else "")
+        rows.append(["average"] + ([""] if ref is not None else []) + avg)
+    header = ["dataset"] + ([f"{reference[0]}"] if reference else []) + labels
+    return metric, header, rows
 
 
-def render(entries: list[dict[str, Any]], fmt: str, metric: str | None = None) -> str:
+def render(
+    entries: list[dict[str, Any]],
+    fmt: str,
+    metric: str | None = None,
+    reference: tuple[str, dict[str, dict[str, float]]] | None = None,
+) -> str:
     """Render the table as markdown, csv or json text."""
-    metric, header, rows = table(entries, metric)
+    metric, header, rows = table(entries, metric, None if fmt == "json" else reference)
     if fmt == "markdown":
         lines = [f"| {' | '.join(header)} |", "|" + "|".join("---" for _ in header) + "|"]
         lines += [f"| {' | '.join(r)} |" for r in rows]
@@ -175,5 +206,11 @@ def render(entries: list[dict[str, Any]], fmt: str, metric: str | None = None) -
         return buf.getvalue()
     if fmt == "json":
         data = {r[0]: {h: float(v) for h, v in zip(header[1:], r[1:]) if v} for r in rows}
-        return json.dumps({"metric": metric, "scores": data}, indent=2) + "\n"
+        doc: dict[str, Any] = {"metric": metric, "scores": data}
+        if reference:
+            doc["reference"] = {
+                "name": reference[0],
+                "scores": {ds: v[metric] for ds, v in reference[1].items() if metric in v and ds in data},
+            }
+        return json.dumps(doc, indent=2) + "\n"
     raise BeirctlError(f"unknown format {fmt!r} (table, markdown, csv, json)")

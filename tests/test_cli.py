@@ -156,3 +156,26 @@ def test_compare_verify_leaderboard_report_commands(tiny: Path, tmp_path: Path) 
     assert val.exit_code == 0 and "valid" in val.output
     rep = runner.invoke(app, ["report", res, "-o", str(tmp_path / "r.html")])
     assert rep.exit_code == 0 and (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def test_show_with_reference(tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path / "data" / "scifact")
+    assert folder.is_dir()
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(
+        f"datasets: [scifact]\nretrievers: [{{type: bm25}}]\nreference: pyserini-bm25-flat\n"
+        f"output_dir: {tmp_path / 'res'}\ndata_dir: {tmp_path / 'data'}\n"
+    )
+    run = runner.invoke(app, ["run", str(cfg)], env={"COLUMNS": "200"})
+    assert run.exit_code == 0, run.output
+    assert "pyserini-bm25-flat" in run.output and "0.6789" in run.output
+    md = runner.invoke(
+        app, ["show", str(tmp_path / "res"), "-f", "markdown", "-m", "nDCG@10", "-r", "pyserini-bm25-flat"]
+    )
+    line = next(ln for ln in md.output.splitlines() if ln.startswith("| scifact"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    score = float(cells[2].split()[0])
+    assert cells[1] == "0.6789" and cells[2].endswith(f"({round(score, 4) - 0.6789:+.4f})")
+    cfg.write_text(cfg.read_text().replace("pyserini-bm25-flat", "nope"))
+    bad = runner.invoke(app, ["run", str(cfg)])
+    assert bad.exit_code == 2 and "r.yaml:3: reference: unknown reference 'nope'" in bad.output
