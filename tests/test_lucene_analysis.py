@@ -186,3 +186,103 @@ def test_smallfloat_norms() -> None:
     assert int(int_to_byte4(np.array([2**31 - 1]))[0]) == 255
     # byte -> int -> byte round-trips for every byte value
     assert (int_to_byte4(byte4_to_int(np.arange(256))) == np.arange(256)).all()
+
+
+# --- the fast paths against the reference ones ------------------------------------------------
+
+
+def test_ascii_pattern_equals_the_word_rule() -> None:
+    """The simple ASCII pattern gives the tokens of the JFlex-derived rule, on every string of up
+    to 5 characters over one representative of each class (and a few random longer ones)."""
+    import itertools
+    import random
+    import re
+
+    from beirctl.lucene.analysis import _ASCII_RULE, _ascii_tokens
+
+    rule = re.compile(_ASCII_RULE)
+    alphabet = "a1_:,.';- "
+    for length in range(1, 6):
+        for chars in itertools.product(alphabet, repeat=length):
+            text = "".join(chars)
+            assert _ascii_tokens(text) == rule.findall(text), text
+    rnd = random.Random(0)
+    for _ in range(20_000):
+        text = "".join(rnd.choice("aZ19__:,.';;-  x") for _ in range(rnd.randint(1, 40)))
+        assert _ascii_tokens(text) == rule.findall(text), text
+
+
+FOLD_TEXTS = [
+    "abc©def ® 3™4 x",
+    "\u00a9\u00a9 a\u00ae'b 1\u2122.5",
+    "naïve café_au‿lait α-synuclein 3·4 l·l O\u2019Neil \u2018q\u2019 ٣٫٥",
+    "‿‿ _‿_ a‿ ‿1 ＿",
+    "µg/ml ≥ 5 – 10 % ± 2",
+    "MicroRNA‐21 ↔ ® © ™ ‼ \u2194\u2195",
+]
+
+
+@pytest.mark.parametrize("text", FOLD_TEXTS)
+def test_folded_paths_equal_the_full_grammar(text: str) -> None:
+    from beirctl.lucene.analysis import _slow_tokens, tokenize_many
+
+    expected = _slow_tokens(text, 255)
+    assert tokenize(text) == expected
+    assert tokenize_many([text, "plain ascii", text.upper()]) == [expected, ["plain", "ascii"], tokenize(text.upper())]
+
+
+def test_tokenize_many_equals_tokenize() -> None:
+    import random
+
+    from beirctl.lucene.analysis import _SIMPLE_EMOJI, tokenize_many
+
+    rnd = random.Random(1)
+    ranges = (range(0x80, 0x3400), range(0x1F000, 0x1FB00))
+    simple = [c for r in ranges for c in map(chr, r) if _SIMPLE_EMOJI.fullmatch(c)]
+    assert {"\u00a9", "\u00ae", "\u2122"} <= set(simple)
+    alphabet = list("aZ1_.:',; \n-éß") + ["\u2019", "\u00b7", "\uff0e", "\u0660", "\u203f", "α", "\u02bc"]
+    alphabet += rnd.sample(simple, 20) + ["\u0301", "\ufe0f", "\u0e01", "\u4e2d", "\U0001f44d"]
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30))) for _ in range(1500)]
+    long = "é " + "y" * 300  # a long token is cut at 255 (in the folded path too)
+    assert tokenize_many([long]) == [tokenize(long)] == [["é", "y" * 255, "y" * 45]]
+    assert tokenize_many(texts) == [tokenize(t) for t in texts]
+    assert tokenize_many(texts, lower_ascii=True) == [tokenize(t.lower() if t.isascii() else t) for t in texts]
+    for t in rnd.sample(texts, 50):
+        assert tokenize(t) == _slow_or_fast(t)
+
+
+def _slow_or_fast(text: str) -> list[str]:
+    """The reference tokenizer: the full grammar (``_slow_tokens``) wherever ``tokenize`` used it."""
+    from beirctl.lucene.analysis import _AMBIGUOUS, _FAST, _slow_tokens
+
+    if _AMBIGUOUS.search(text) is not None:
+        return _slow_tokens(text, 255)
+    tokens: list[str] = _FAST.findall(text)
+    if any(len(t) > 127 for t in tokens):
+        return _slow_tokens(text, 255)
+    return tokens
+
+
+def test_analyze_ids_equals_analyze() -> None:
+    texts = [c for c, _ in TOKENIZER_CASES] + [
+        "The cats' CATS cat's running Runs ran, ©2020 Elsevier",
+        "",
+        "the and of",
+        "naïve NAÏVE İstanbul ΣΊΣΥΦΟΣ",
+    ]
+    terms, ids, counts = EnglishAnalyzer().analyze_ids(texts, chunk=5)
+    assert len(counts) == len(texts) and int(counts.sum()) == len(ids)
+    ends = np.cumsum(counts)
+    for text, a, b in zip(texts, ends - counts, ends):
+        assert [terms[j] for j in ids[a:b] if j >= 0] == EnglishAnalyzer().analyze(text), text
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_analyze_ids_in_processes_equals_one() -> None:
+    texts = [f"Doc {i}: the cats' running, naïve dogs {i % 7} ©{i} chased {'mice ' * (i % 3)}" for i in range(40)]
+    texts += ["", "of the", "α-synuclein αβ"]
+    one = EnglishAnalyzer().analyze_ids(texts, chunk=7, processes=1)
+    for n in (2, 3):
+        terms, ids, counts = EnglishAnalyzer().analyze_ids(texts, chunk=7, processes=n)
+        assert np.array_equal(counts, one[2])
+        assert [terms[j] if j >= 0 else None for j in ids] == [one[0][j] if j >= 0 else None for j in one[1]]

@@ -131,3 +131,54 @@ def test_reproduces_anserini(name: str, fields: str) -> None:
         assert same >= 0.99 * len(lucene)
         # Scores as printed by Anserini (%.6f) agree to the last digit.
         assert all(abs(s - dict(run[q])[d]) < 1e-6 for q in lucene for d, s in lucene[q][:10])
+
+
+# --- the vectorized tie adjustment against Anserini's loop ---------------------------------------
+
+
+def _loop(scores: np.ndarray) -> np.ndarray:
+    from beirctl.lucene.bm25 import _tie_loop_py
+
+    rounded = (np.floor(scores.astype(np.float64) * 1e4 + 0.5) / 1e4).astype(np.float32)
+    return _tie_loop_py(rounded, np.empty(len(rounded), dtype=np.float32))
+
+
+def test_tie_adjust_equals_the_loop_on_adversarial_lists() -> None:
+    """Long tie groups that reach the next 4-decimal value (the loop then joins them), large
+    scores (float32 steps coarser than 1e-6), empty and one-element lists, several at once."""
+    from beirctl.lucene.bm25 import anserini_tie_adjust_many
+
+    rng = np.random.default_rng(0)
+    lists = [np.empty(0, dtype=np.float32), np.array([3.0], dtype=np.float32)]
+    for _ in range(3000):
+        n = int(rng.integers(1, 300))
+        step = float(rng.choice([1e-4, 5e-5, 2e-4, 1e-3]))
+        drops = rng.choice([0, 0, 0, 1, 1, 2, 5], size=n)
+        start = float(rng.choice([1.0, 10.0, 40.0, 100.0, 300.0, 3000.0])) * float(rng.random()) + 1.0
+        lists.append(np.maximum(start - step * np.cumsum(drops), 1e-3).astype(np.float32))
+    lists.append(np.full(2000, 7.25, dtype=np.float32))  # 2000 ties absorb the values below them
+    lists.append(np.concatenate([np.full(150, 5.0001), np.full(3, 5.0), np.full(2, 4.9999)]).astype(np.float32))
+    for scores in lists:
+        assert anserini_tie_adjust(scores).tobytes() == _loop(scores).tobytes()
+    batched = anserini_tie_adjust_many(lists)
+    assert all(a.tobytes() == _loop(s).tobytes() for a, s in zip(batched, lists))
+
+
+@pytest.mark.skipif(
+    not (SHARED / "beir" / "nfcorpus" / "corpus.jsonl").is_file(),
+    reason=f"real BEIR data not found at {SHARED} (set BEIRCTL_SHARED)",
+)
+@pytest.mark.parametrize(("name", "fields"), [("scifact", "flat"), ("nfcorpus", "multifield")])
+def test_tie_adjust_equals_the_loop_on_real_queries(name: str, fields: str) -> None:
+    from beirctl.datasets.loader import load_folder
+
+    data = load_folder(SHARED / "beir" / name)
+    raw = LuceneBM25Retriever(LuceneBM25Params.model_validate({"fields": fields, "anserini_scores": False}))
+    raw.index(data.corpus, data.fingerprint)
+    adjusted = LuceneBM25Retriever(LuceneBM25Params.model_validate({"fields": fields}))
+    adjusted.searcher = raw.searcher
+    run, expected = raw.search(data.queries, 1000), adjusted.search(data.queries, 1000)
+    for q, hits in run.items():
+        loop = _loop(np.array([s for _, s in hits], dtype=np.float32)).tolist()
+        assert loop == [s for _, s in expected[q]]
+        assert [d for d, _ in hits] == [d for d, _ in expected[q]]

@@ -44,8 +44,9 @@ def _norm_cache(k1: float, b: float, avgdl: np.float32) -> np.ndarray:
 class _FieldScorer:
     """Precomputed ``freq * normInverse`` per posting and idf per term for one field."""
 
-    def __init__(self, f: FieldIndex, k1: float, b: float, weight: float) -> None:
+    def __init__(self, f: FieldIndex, k1: float, b: float, weight: float, n_docs: int) -> None:
         self.field = f
+        self.n_docs = n_docs
         self.weight = _F32(weight)
         doc_count = f.doc_count
         avgdl = _F32(f.sum_ttf / doc_count) if doc_count else _F32(1)
@@ -53,19 +54,39 @@ class _FieldScorer:
         self.tfn = (f.tfs.astype(np.float32) * norm_inverse[f.docs]).astype(np.float32)
         self.idf = _idf(f.doc_freq(), doc_count)
 
-    def accumulate(self, counts: Mapping[str, int], acc: np.ndarray) -> bool:
-        """Add this field's clause scores to ``acc`` (float64); True if any term matched."""
+    def clauses(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(document, float32 clause score) of every posting of the query's terms in this field,
+        clause after clause in query order; None if no term occurs in the field."""
         f = self.field
-        hit = False
-        for term, count in counts.items():
-            t = f.vocab.get(term)
-            if t is None:
-                continue
-            lo, hi = f.indptr[t], f.indptr[t + 1]
-            w = _F32(self.weight * _F32(count)) * self.idf[t]
-            acc[f.docs[lo:hi]] += w - w / (_F32(1) + self.tfn[lo:hi])
-            hit = True
-        return hit
+        vocab = f.vocab
+        hits = [(t, c) for t, c in ((vocab.get(term), c) for term, c in counts.items()) if t is not None]
+        if not hits:
+            return None
+        terms = np.fromiter((t for t, _ in hits), dtype=np.int64, count=len(hits))
+        boosts = np.fromiter((c for _, c in hits), dtype=np.float32, count=len(hits))
+        w = (self.weight * boosts).astype(np.float32) * self.idf[terms]
+        lo, hi = f.indptr[terms], f.indptr[terms + 1]
+        if len(hits) == 1:
+            sl = slice(int(lo[0]), int(hi[0]))
+            docs, tfn, wp = f.docs[sl], self.tfn[sl], w[0]
+        else:  # the postings of all the terms, one after the other
+            lens = hi - lo
+            ends = np.cumsum(lens)
+            idx = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(lo - (ends - lens), lens)
+            docs, tfn, wp = f.docs[idx], self.tfn[idx], np.repeat(w, lens)
+        return docs, wp - wp / (_F32(1) + tfn)
+
+    def field_scores(self, counts: Mapping[str, int]) -> np.ndarray | None:
+        """This field's BooleanQuery scores of every document (float32), None if no term matches.
+
+        The clause scores are summed per document in a double, clause after clause in query
+        order (``np.bincount`` adds its weights in input order), then rounded to float as
+        BooleanQuery returns its score.
+        """
+        found = self.clauses(counts)
+        if found is None:
+            return None
+        return np.bincount(found[0], weights=found[1], minlength=self.n_docs).astype(np.float32)
 
 
 class BM25Searcher:
@@ -80,86 +101,134 @@ class BM25Searcher:
     ) -> None:
         weights = dict(field_weights or {})
         self.index = index
-        self.scorers = [_FieldScorer(f, k1, b, weights.get(name, 1.0)) for name, f in index.fields.items()]
         n = len(index.doc_ids)
+        self.scorers = [_FieldScorer(f, k1, b, weights.get(name, 1.0), n) for name, f in index.fields.items()]
         # Rank of each document's id in byte order (Lucene's STRING_VAL sort of the id field;
         # UTF-8 byte order equals code point order).
         order = sorted(range(n), key=index.doc_ids.__getitem__)
-        self.id_rank = np.empty(n, dtype=np.int64)
-        self.id_rank[order] = np.arange(n)
-        self._acc = np.zeros(n, dtype=np.float64)
-        self._total = np.zeros(n, dtype=np.float64)
+        self.by_rank = np.asarray(order, dtype=np.int64)
+        self.id_rank = np.empty(n, dtype=np.uint64)
+        self.id_rank[order] = np.arange(n, dtype=np.uint64)
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """float32 Lucene scores of every document; 0 where no query term matches."""
         counts = Counter(query_terms)
-        total = self._total
-        total[:] = 0.0
+        n = len(self.index.doc_ids)
         if len(self.scorers) == 1:
-            self.scorers[0].accumulate(counts, total)
-            return total.astype(np.float32)
-        for scorer in self.scorers:
-            acc = self._acc
-            acc[:] = 0.0
-            if scorer.accumulate(counts, acc):
-                # The inner BooleanQuery returns a float; the outer one sums those in a double.
-                total += acc.astype(np.float32)
+            scores = self.scorers[0].field_scores(counts)
+            return np.zeros(n, dtype=np.float32) if scores is None else scores
+        # Each field's BooleanQuery sums its clauses in a double and returns a float (one
+        # bincount over field-major bins does them all); the outer one sums those floats in a
+        # double (a field without matches adds 0).
+        found = [(i, c) for i, c in enumerate(s.clauses(counts) for s in self.scorers) if c is not None]
+        if not found:
+            return np.zeros(n, dtype=np.float32)
+        docs = np.concatenate([c[0] + i * n for i, c in found])
+        weights = np.concatenate([c[1] for _, c in found])
+        per_field = np.bincount(docs, weights=weights, minlength=len(self.scorers) * n).astype(np.float32)
+        per_field = per_field.reshape(len(self.scorers), n)
+        total = per_field[0].astype(np.float64)
+        for more in per_field[1:]:
+            total += more
         return total.astype(np.float32)
 
     def search(self, query_terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (doc indices, float32 scores) in Lucene/Anserini order."""
+        """Top ``k`` (doc indices, float32 scores) in Lucene/Anserini order.
+
+        The order (score descending, then doc id ascending) is that of one uint64 key per
+        matching document: the complemented bits of its positive float32 score (which order as
+        the scores do) above the rank of its id; the top k keys are partitioned out and sorted.
+        """
         scores = self.scores(query_terms)
         cand = np.flatnonzero(scores > 0)
         if k <= 0 or cand.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        cs = scores[cand]
-        if cand.size > k:
-            kth = np.partition(cs, cand.size - k)[cand.size - k]
-            keep = cs >= kth  # keeps every tie at the cut; the sort below decides
-            cand, cs = cand[keep], cs[keep]
-        order = np.lexsort((self.id_rank[cand], -cs))[:k]
-        return cand[order], cs[order]
+        bits = scores[cand].view(np.uint32) ^ np.uint32(0xFFFFFFFF)
+        keys = (bits.astype(np.uint64) << np.uint64(32)) | self.id_rank[cand]
+        if keys.size > k:
+            keys = np.partition(keys, k - 1)[:k]
+        keys.sort()
+        docs = self.by_rank[(keys & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+        top = ((keys >> np.uint64(32)).astype(np.uint32) ^ np.uint32(0xFFFFFFFF)).view(np.float32)
+        return docs, top
 
 
 def anserini_tie_adjust(scores: np.ndarray) -> np.ndarray:
     """Anserini's ScoreTiesAdjusterReranker on a ranked float32 score list (float32 math)."""
-    out = np.empty(len(scores), dtype=np.float32)
+    return anserini_tie_adjust_many([scores])[0]
+
+
+def anserini_tie_adjust_many(lists: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """:func:`anserini_tie_adjust` of each ranked list (one query each), in one vectorized pass."""
+    sizes = [len(x) for x in lists]
+    scores = np.concatenate(lists) if lists else np.empty(0, dtype=np.float32)
     # Math.round(score * 1e4f) / 1e4f: round half up of a float, then int -> float division.
     rounded = (np.floor(scores.astype(np.float64) * 1e4 + 0.5) / 1e4).astype(np.float32)
-    return _tie_loop(rounded, out)
+    firsts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+    out = _tie_adjust(rounded, firsts[np.asarray(sizes) > 0])
+    return np.split(out, np.cumsum(sizes[:-1], dtype=np.int64)) if lists else []
+
+
+_EPS4, _EPS6 = _F32(1e-4), _F32(1e-6)
 
 
 def _tie_loop_py(rounded: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The reranker's loop as Anserini writes it: the reference for :func:`_tie_adjust`."""
     dup = 0
-    eps4, eps6 = _F32(1e-4), _F32(1e-6)
     for i in range(len(rounded)):
         s = rounded[i]
-        if i == 0 or out[i - 1] - s > eps4:
+        if i == 0 or out[i - 1] - s > _EPS4:
             dup = 0
         else:
             dup += 1
-            s = _F32(s - eps6 * _F32(dup))
+            s = _F32(s - _EPS6 * _F32(dup))
         out[i] = s
     return out
 
 
-try:  # numba turns the sequential tie loop into a few microseconds per query
-    from numba import njit
+def _tie_adjust(r: np.ndarray, firsts: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_tie_loop_py` on non-increasing float32 scores ``r``, vectorized; bit for bit the same.
 
-    @njit(cache=True)  # type: ignore[misc]
-    def _tie_loop(rounded: np.ndarray, out: np.ndarray) -> np.ndarray:
-        dup = 0
-        eps4 = np.float32(1e-4)
-        eps6 = np.float32(1e-6)
-        for i in range(rounded.shape[0]):
-            s = rounded[i]
-            if i == 0 or np.float32(out[i - 1] - s) > eps4:
-                dup = 0
-            else:
-                dup += 1
-                s = np.float32(s - np.float32(eps6 * np.float32(dup)))
-            out[i] = s
+    ``firsts``: where the lists start when ``r`` holds several, one after the other (each is
+    adjusted on its own, as if the loop restarted there); default ``[0]``.
+
+    The loop starts a new group (``dup = 0``) at i when ``out[i-1] - r[i] > 1e-4``, else lowers
+    ``r[i]`` by ``1e-6 * dup``. Since ``out[i-1] <= r[i-1]`` and float32 subtraction is monotonic,
+    ``r[i-1] - r[i] <= 1e-4`` makes i a tie for sure; the other positions ("candidate starts")
+    are group starts if ``out[i-1]`` is ``r[i-1]`` minus too little. So: assume every candidate
+    start is a group start, compute every ``out`` at once, and check each candidate start
+    against its predecessor's value. If all hold, the loop makes the same decisions (by
+    induction over i) and so the same values. A failed check (a long tie group that reaches
+    down to the next 4-decimal value) joins that group to the chain before it; the groups after
+    it are redone one at a time until one starts a group again, after which the assumed values
+    hold once more up to the next failed check.
+    """
+    n = len(r)
+    out = r.astype(np.float32, copy=True)
+    if n < 2:
         return out
-
-except ImportError:  # pragma: no cover - numba is optional
-    _tie_loop = _tie_loop_py  # type: ignore[assignment]
+    forced = np.zeros(n, dtype=bool)
+    forced[0 if firsts is None else firsts] = True
+    cand = (r[:-1] - r[1:]) > _EPS4
+    cand |= forced[1:]
+    starts = np.flatnonzero(cand) + 1
+    bounds = np.concatenate((np.zeros(1, dtype=np.int64), starts, np.full(1, n, dtype=np.int64)))
+    dup = np.arange(n, dtype=np.int64) - np.repeat(bounds[:-1], np.diff(bounds))
+    tied = np.flatnonzero(dup)
+    out[tied] = r[tied] - _EPS6 * dup[tied].astype(np.float32)
+    ok = ((out[starts - 1] - r[starts]) > _EPS4) | forced[starts]
+    failed = np.flatnonzero(~ok)  # candidate starts whose check fails under the assumption
+    f = 0
+    while f < failed.size:
+        j = int(failed[f])
+        chain = int(bounds[j])  # the group before starts[j] holds its assumed values
+        while j < len(starts):
+            s, e = int(starts[j]), int(bounds[j + 2])
+            if forced[s] or _F32(out[s - 1] - r[s]) > _EPS4:
+                # A group start after all: group j keeps its assumed values (it was not
+                # touched), so the precomputed checks hold again up to the next failed one.
+                break
+            out[s:e] = r[s:e] - _EPS6 * np.arange(s - chain, e - chain, dtype=np.float32)
+            j += 1
+        f = int(np.searchsorted(failed, j, side="right"))
+    return out

@@ -91,6 +91,41 @@ class FieldIndex:
         return np.diff(self.indptr)
 
     @classmethod
+    def from_ids(cls, terms: Sequence[str], ids: np.ndarray, counts: np.ndarray) -> FieldIndex:
+        """The index of :meth:`EnglishAnalyzer.analyze_ids`'s output (same as ``build``)."""
+        n_docs = len(counts)
+        stride = max(n_docs, 1)
+        doc_idx = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
+        keep = ids >= 0
+        term_ids, doc_idx = ids[keep], doc_idx[keep]
+        lengths = np.bincount(doc_idx, minlength=n_docs)
+        # Sort terms lexicographically (like Lucene's term dictionary) so the layout is canonical.
+        order = sorted(range(len(terms)), key=terms.__getitem__)
+        remap = np.empty(len(terms), dtype=np.int64)
+        remap[order] = np.arange(len(terms))
+        keys = remap[term_ids] * stride + doc_idx
+        keys.sort()
+        if keys.size:
+            first = np.empty(keys.size, dtype=bool)
+            first[0] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            tfs = np.diff(np.append(starts, keys.size))
+            keys = keys[starts]
+        else:
+            tfs = keys
+        rows = keys // stride
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(terms)), out=indptr[1:])
+        return cls(
+            terms=[terms[i] for i in order],
+            indptr=indptr,
+            docs=(keys - rows * stride).astype(np.int32),
+            tfs=tfs.astype(np.int32),
+            lengths=lengths.astype(np.int32),
+        )
+
+    @classmethod
     def build(cls, docs_terms: Sequence[Sequence[str]]) -> FieldIndex:
         vocab: dict[str, int] = {}
         ids: list[int] = []
@@ -148,9 +183,12 @@ class LuceneIndex:
         else:
             raise ValueError(f"unknown field mode {mode!r} (flat or multifield)")
         keep = [i for i, c in enumerate(contents) if not _java_trim_empty(c)]
-        fields = {"contents": FieldIndex.build([analyzer.analyze(contents[i]) for i in keep])}
+        if len(keep) < len(contents):
+            contents = [contents[i] for i in keep]
+            titles = [titles[i] for i in keep]
+        fields = {"contents": FieldIndex.from_ids(*analyzer.analyze_ids(contents))}
         if mode == "multifield":
-            fields["title"] = FieldIndex.build([analyzer.analyze(titles[i]) for i in keep])
+            fields["title"] = FieldIndex.from_ids(*analyzer.analyze_ids(titles))
         return cls(doc_ids=[ids[i] for i in keep], fields=fields, mode=mode)
 
     def save(self, path: Path) -> None:

@@ -192,10 +192,15 @@ def _step6(w: _Word) -> None:
         w.k -= 1
 
 
+# Every suffix that step1 to step6 test or remove ends in one of these letters; a word ending in
+# any other character (a digit, "a", "o", ...) passes every step unchanged.
+_STEM_LAST = frozenset("sdgyeilnrmctu")
+
+
 @lru_cache(maxsize=1 << 20)
 def porter_stem(word: str) -> str:
     """Stem ``word`` (lowercase) exactly as Lucene's ``PorterStemmer.stem`` does."""
-    if len(word) <= 2:
+    if len(word) <= 2 or word[-1] not in _STEM_LAST:
         return word
     w = _Word(word)
     _step1(w)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,7 @@ from pydantic import Field
 
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.lucene.analysis import EnglishAnalyzer
-from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust
+from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
 from beirctl.lucene.index import FORMAT_VERSION, LuceneIndex
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
 
@@ -74,10 +75,28 @@ class LuceneBM25Retriever(Retriever):
         if self.searcher is None:
             raise RuntimeError("index() must be called before search()")
         doc_ids = np.asarray(self.searcher.index.doc_ids, dtype=object)
+        qids = list(queries)
+        hits = [self.searcher.search(self.analyzer.analyze(queries[q]), k) for q in qids]
+        scores = [s for _, s in hits]
+        if self.p.anserini_scores:
+            scores = anserini_tie_adjust_many(scores)
+        # One list of (doc id, score) pairs for all the queries, sliced per query; without
+        # the cyclic GC, which would otherwise rescan the heap many times for these tuples.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            pairs = list(
+                zip(
+                    doc_ids[np.concatenate([i for i, _ in hits])].tolist() if hits else [],
+                    np.concatenate(scores).tolist() if hits else [],
+                )
+            )
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         run: Run = {}
-        for qid, text in queries.items():
-            idx, scores = self.searcher.search(self.analyzer.analyze(text), k)
-            if self.p.anserini_scores:
-                scores = anserini_tie_adjust(scores)
-            run[qid] = list(zip(doc_ids[idx].tolist(), scores.tolist()))
+        end = 0
+        for qid, (idx, _) in zip(qids, hits):
+            run[qid] = pairs[end : end + len(idx)]
+            end += len(idx)
         return run
