@@ -23,6 +23,7 @@ demo: install
 # Optional backends the tests exercise: Pyserini's Anserini jar + Java 21, and the dense extra.
 install-extras: install-dev
 	PYTHON=$(BIN)/python bash .ci/install-pyserini.sh
+	PYTHON=$(BIN)/python bash .ci/install-dense.sh
 
 test: install-extras
 	$(BIN)/ruff check beirctl tests benchmarks

@@ -17,6 +17,10 @@ _BUILTIN: dict[str, str] = {
     "rank-bm25": "beirctl.retrievers.rank_bm25:RankBM25Retriever",
     "lucene-bm25": "beirctl.retrievers.lucene_bm25:LuceneBM25Retriever",
     "pyserini-bm25": "beirctl.retrievers.pyserini_bm25:PyseriniBM25Retriever",
+    "dense": "beirctl.retrievers.dense:DenseRetriever",
+    "splade": "beirctl.retrievers.splade:SpladeRetriever",
+    "fusion": "beirctl.retrievers.fusion:FusionRetriever",
+    "rerank": "beirctl.retrievers.rerank:RerankRetriever",
 }
 _registered: dict[str, type[Retriever]] = {}
 

