@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -290,7 +291,7 @@ def retrievers() -> None:
             table.add_column(col)
         for pname, field in cls.Params.model_fields.items():
             default = field.get_default(call_default_factory=True)
-            table.add_row(pname, json.dumps(default), field.description or "")
+            table.add_row(escape(pname), escape(json.dumps(default)), escape(field.description or ""))
         console.print(table)
 
 

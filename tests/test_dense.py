@@ -271,3 +271,57 @@ cache_dir: {tmp_path / "cache"}
     assert not r.model_loaded
     run = r.search({"q2": "birds that talk"}, 1)
     assert run["q2"][0][0] == "d4"
+
+
+KILL_SCRIPT = """
+import json, sys
+from pathlib import Path
+from beirctl.datasets.types import Document
+from beirctl.retrievers.dense import DenseParams, DenseRetriever
+model, corpus_file, cache = sys.argv[1:4]
+corpus = {k: Document(*v) for k, v in json.loads(Path(corpus_file).read_text()).items()}
+DenseRetriever(DenseParams(model=model, shard_size=8, batch_size=4), cache_dir=Path(cache)).index(corpus, "kill")
+"""
+
+
+def test_sigkilled_encoding_resumes_to_identical_embeddings(tiny_model: Path, tmp_path: Path) -> None:
+    """A real kill (SIGKILL, no cleanup) halfway through encoding, then a re-run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = make_corpus(240, seed=5)
+    params = DenseParams(model=str(tiny_model), shard_size=8, batch_size=4)
+    clean = DenseRetriever(params, cache_dir=tmp_path / "clean")
+    clean.index(corpus, "kill")
+    assert clean._store is not None
+    expected = all_embeddings(clean._store)
+
+    corpus_file = tmp_path / "corpus.json"
+    corpus_file.write_text(json.dumps({k: list(v) for k, v in corpus.items()}))
+    cache = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(tiny_model), str(corpus_file), str(cache)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    shards: list[Path] = []
+    while time.time() < deadline and proc.poll() is None:
+        shards = list(cache.glob("dense/corpus/*/shard-*.npy"))
+        if len(shards) >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    folder = next((cache / "dense" / "corpus").iterdir())
+    n_before = len(list(folder.glob("shard-*.npy")))
+    assert 3 <= n_before < 30 and not (folder / "done.json").exists(), n_before  # killed halfway
+    resumed = DenseRetriever(params, cache_dir=cache)
+    resumed.index(corpus, "kill")
+    assert resumed._store is not None
+    np.testing.assert_array_equal(all_embeddings(resumed._store), expected)
+    assert resumed.search(QUERIES, 5) == clean.search(QUERIES, 5)
