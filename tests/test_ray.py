@@ -87,3 +87,26 @@ def test_crashed_task_keeps_others_and_rerun_does_only_it(cluster: None, tmp_pat
     assert second.leaderboard is not None
     lines = gzip.open(tmp_path / "results" / "boom" / "test-crash" / "run.trec.gz", "rt").read().splitlines()
     assert lines == ["q1 Q0 crash 1 1.000000 test-crash", "q1 Q0 d1 2 1.000000 test-crash"]
+
+
+def test_ray_bm25_and_tiny_dense_equal_local(cluster: None, tmp_path: Path) -> None:
+    """The issue's setting: two datasets, bm25 + a tiny dense model (built by the test, random weights)."""
+    pytest.importorskip("sentence_transformers")
+    from beirctl.dense.tiny import build_tiny_bert
+
+    model = build_tiny_bert(tmp_path / "tiny-encoder", "encoder")
+    write_dataset(tmp_path / "data" / "tiny")
+    write_dataset(tmp_path / "data" / "other", qrels=[("q1", "d3", 1), ("q2", "d4", 2)])
+    retrievers = f"  - {{type: bm25}}\n  - {{type: dense, params: {{model: '{model}', shard_size: 2}}}}\n"
+    cfg = load_config(_config(tmp_path, retrievers))
+    assert len(run_config(cfg, executor="local").done) == 4
+    results, snapshot = tmp_path / "results", tmp_path / "local-copy"
+    shutil.copytree(results, snapshot)
+    shutil.rmtree(tmp_path / "cache")  # the Ray workers encode from scratch
+    on_ray = run_config(cfg, executor="ray", force=True)
+    assert len(on_ray.done) == 4 and not on_ray.failed
+    assert (results / "leaderboard.json").read_bytes() == (snapshot / "leaderboard.json").read_bytes()
+    for m in results.rglob("metrics.json"):
+        assert _comparable(m) == _comparable(snapshot / m.relative_to(results))
+    for run in results.rglob("run.trec.gz"):
+        assert run.read_bytes() == (snapshot / run.relative_to(results)).read_bytes()
