@@ -73,6 +73,7 @@ class Config(_Strict):
     cache_dir: str | None = None
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    ray_encode_workers: int = Field(default=0, ge=0)  # > 0: dense corpus encoding on this many Ray actors
     reference: str | None = None  # a published table to show beside the results (beirctl verify --list)
 
     @field_validator("datasets", mode="before")
@@ -120,7 +121,7 @@ class Config(_Strict):
 
     def results_fields(self) -> dict[str, Any]:
         """The config less where and how it runs (executor, resources): what results depend on."""
-        data = self.model_dump(exclude={"executor", "ray_address", "reference"})
+        data = self.model_dump(exclude={"executor", "ray_address", "ray_encode_workers", "reference"})
         for retriever in data["retrievers"]:
             retriever.pop("resources", None)
         return data

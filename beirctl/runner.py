@@ -125,6 +125,7 @@ class Context:
     remove_query_id_hits: bool
     metrics: tuple[str, ...]
     config_info: dict[str, Any]
+    encode_workers: int = 0
 
 
 def run_pair(
@@ -156,6 +157,8 @@ def run_pair(
     else:
         cls = registry.get(pair.spec.type)
         retriever = cls(cls.Params.model_validate(pair.params), cache_dir=ctx.index_cache)
+        if ctx.encode_workers and hasattr(retriever, "encode_workers"):
+            retriever.encode_workers = ctx.encode_workers  # dense encoding on a pool of Ray actors
         hook = getattr(retriever, "for_dataset", None)
         if callable(hook):  # per-dataset settings, e.g. an instruction that some datasets skip
             hook(target.name)
@@ -256,6 +259,7 @@ def run_config(
             "sha256": config.sha256(),
             "resolved": config.results_fields(),
         },
+        encode_workers=config.ray_encode_workers,
     )
     summary = RunSummary(ctx.results_dir)
     pairs, every = plan(config, only)

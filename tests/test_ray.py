@@ -110,3 +110,33 @@ def test_ray_bm25_and_tiny_dense_equal_local(cluster: None, tmp_path: Path) -> N
         assert _comparable(m) == _comparable(snapshot / m.relative_to(results))
     for run in results.rglob("run.trec.gz"):
         assert run.read_bytes() == (snapshot / run.relative_to(results)).read_bytes()
+
+
+def test_dense_encoding_sharded_over_ray_actors(cluster: None, tmp_path: Path) -> None:
+    """Corpus shards encoded by a pool of 2 Ray actors equal the local encoder's, and are reused locally."""
+    pytest.importorskip("sentence_transformers")
+    import numpy as np
+
+    from beirctl.datasets.types import Document
+    from beirctl.dense.tiny import build_tiny_bert
+    from beirctl.retrievers.dense import DenseParams, DenseRetriever
+    from tests.conftest import TINY_CORPUS
+
+    model = build_tiny_bert(tmp_path / "tiny-encoder", "encoder")
+    corpus = {d["_id"]: Document(d["title"], d["text"]) for d in TINY_CORPUS * 1}
+    corpus.update({f"x{i}": Document("", f"extra passage number {i} about cats and birds") for i in range(40)})
+    params = DenseParams(model=str(model), shard_size=4, batch_size=4)
+    local = DenseRetriever(params, cache_dir=tmp_path / "local")
+    local.index(corpus, "c")
+    sharded = DenseRetriever(params, cache_dir=tmp_path / "ray")
+    sharded.encode_workers = 2
+    sharded.index(corpus, "c")
+    assert sharded._store is not None and local._store is not None
+    assert sharded.doc_ids == local.doc_ids
+    a = np.concatenate([np.asarray(s) for s in local._store.shards()])
+    b = np.concatenate([np.asarray(s) for s in sharded._store.shards()])
+    np.testing.assert_array_equal(a, b)
+    # the cluster-encoded cache is a complete local cache: a new local retriever loads no model
+    again = DenseRetriever(params, cache_dir=tmp_path / "ray")
+    again.index(corpus, "c")
+    assert not again.model_loaded

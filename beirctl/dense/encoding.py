@@ -76,6 +76,14 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Cal
         bar.stop()
 
 
+def plan_corpus(
+    store: ShardStore, ids: list[str], texts: dict[str, str], encoder: BatchEncoder, shard_size: int
+) -> dict[str, Any]:
+    """Fix the encoding order (longest first) and the shards before any shard is written."""
+    order = length_order(encoder.lengths([texts[i] for i in ids]))
+    return store.write_plan([ids[i] for i in order], shard_size)
+
+
 def encode_corpus(
     store: ShardStore,
     ids: list[str],
@@ -96,8 +104,7 @@ def encode_corpus(
     plan = store.read_plan()
     if plan is None or sorted(plan["ids"]) != sorted(ids):
         encoder = encoder_factory()
-        order = length_order(encoder.lengths([texts[i] for i in ids]))
-        plan = store.write_plan([ids[i] for i in order], shard_size)
+        plan = plan_corpus(store, ids, texts, encoder, shard_size)
     size = int(plan["shard_size"])
     todo = store.missing(plan)
     ordered: list[str] = plan["ids"]

@@ -105,3 +105,52 @@ def run_pairs_on_ray(
         report("done", {**info, "aggregate": metrics["aggregate"]})
         outcomes[pair] = metrics
     return [(pair, outcomes[pair]) for pair, _ in todo]
+
+
+class _ShardEncoder:
+    """A Ray actor holding one copy of a dense model; encodes planned shards into the shared cache."""
+
+    def __init__(self, params: dict[str, Any], cache_dir: str | None) -> None:
+        from pathlib import Path
+
+        from beirctl.retrievers.dense import DenseParams, DenseRetriever
+
+        self.retriever = DenseRetriever(DenseParams.model_validate(params), Path(cache_dir) if cache_dir else None)
+
+    def encode(self, folder: str, fmt: str, i: int, texts: list[str]) -> int:
+        from pathlib import Path
+
+        from beirctl.dense.cache import ShardStore
+
+        ShardStore(Path(folder), fmt).write_shard(i, self.retriever.encoder.encode(texts))  # type: ignore[arg-type]
+        return i
+
+
+def encode_shards(
+    store: Any,
+    plan: dict[str, Any],
+    texts: dict[str, str],
+    params: dict[str, Any],
+    cache_dir: str | None,
+    workers: int,
+    on_shard: Any = None,
+) -> None:
+    """Encode the plan's missing shards on ``workers`` Ray actors (one model copy each).
+
+    Each actor writes the same shard files the local encoder writes (atomically), so a corpus
+    encoded on a cluster is reused locally and the reverse; a killed run resumes either way.
+    """
+    ray = connect(None)  # the cluster already joined, or a local one
+    from ray.util import ActorPool
+
+    size = int(plan["shard_size"])
+    ordered: list[str] = plan["ids"]
+    todo = store.missing(plan)
+    if not todo:
+        return
+    actor = ray.remote(num_cpus=1)(_ShardEncoder)
+    pool = ActorPool([actor.remote(params, cache_dir) for _ in range(max(1, min(workers, len(todo))))])
+    jobs: list[Any] = [(i, [texts[d] for d in ordered[i * size : (i + 1) * size]]) for i in todo]
+    for i in pool.map_unordered(lambda a, job: a.encode.remote(str(store.folder), store.fmt, job[0], job[1]), jobs):
+        if on_shard is not None:
+            on_shard(i)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
-from beirctl.dense.encoding import DenseEncoder, doc_text, encode_corpus
+from beirctl.dense.encoding import DenseEncoder, doc_text, encode_corpus, plan_corpus
 from beirctl.dense.models import ModelRef, resolve_model
 from beirctl.dense.search import exact_search, faiss_index, faiss_search
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
@@ -58,6 +58,7 @@ class DenseRetriever(Retriever):
         super().__init__(params, cache_dir)
         self.p: DenseParams = self.params  # type: ignore[assignment]
         self.dataset: str | None = None
+        self.encode_workers = 0  # > 0: encode corpus shards on this many Ray actors (set by the runner)
         self._ref: ModelRef | None = None
         self._encoder: DenseEncoder | None = None
         self._store: ShardStore | None = None
@@ -137,6 +138,16 @@ class DenseRetriever(Retriever):
                 {"kind": "corpus", "corpus": corpus_id, "prefix": passage_prefix, **self._encoding_options()}
             )
             store = ShardStore(root / "corpus" / key, "dense")
+            if self.encode_workers > 0 and not store.complete:
+                # Shard the encoding over Ray actors; encode_corpus then only finishes the store.
+                from beirctl.executors.ray import encode_shards
+
+                plan = store.read_plan()
+                if plan is None or sorted(plan["ids"]) != sorted(ids):
+                    plan = plan_corpus(store, ids, texts, self.encoder, self.p.shard_size)
+                encode_shards(
+                    store, plan, texts, self.p.model_dump(mode="json"), str(self.cache_dir), self.encode_workers
+                )
             encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
             plan = store.read_plan()
             assert plan is not None
