@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 from beirctl.atomic import write_json
 from beirctl.errors import ConfigError
@@ -141,3 +142,27 @@ def _hub_commit(repo: str, revision: str) -> str:
         f"model {repo!r}: not a local folder, and revision {revision!r} could not be resolved on the "
         "Hugging Face hub or in its local cache"
     )
+
+
+class LazyModel:
+    """For retrievers whose model loads only when needed (a full cache hit loads none): the
+    resolved model reference, the cache folder, and whether the model was loaded."""
+
+    cache_folder: ClassVar[str]
+    cache_dir: Path | None
+    p: Any  # the retriever's params; they name the ``model``
+    _ref: ModelRef | None = None
+    _encoder: Any = None
+
+    @property
+    def ref(self) -> ModelRef:
+        if self._ref is None:
+            self._ref = resolve_model(self.p.model, self._root())
+        return self._ref
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._encoder is not None and self._encoder.loaded
+
+    def _root(self) -> Path | None:
+        return self.cache_dir / self.cache_folder if self.cache_dir is not None else None

@@ -11,7 +11,7 @@ from pydantic import Field
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
 from beirctl.dense.encoding import DenseEncoder, doc_text, encode_corpus, plan_corpus
-from beirctl.dense.models import ModelRef, resolve_model
+from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.dense.search import exact_search, faiss_index, faiss_search
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
 
@@ -49,7 +49,8 @@ class DenseParams(RetrieverParams):
     trust_remote_code: bool = Field(False, description="allow models with custom code")
 
 
-class DenseRetriever(Retriever):
+class DenseRetriever(LazyModel, Retriever):
+    cache_folder = "dense"
     name = "dense"
     description = "sentence-transformers bi-encoder; embeddings cached as shards; exact or faiss search"
     Params = DenseParams
@@ -84,12 +85,6 @@ class DenseRetriever(Retriever):
         return q, p
 
     @property
-    def ref(self) -> ModelRef:
-        if self._ref is None:
-            self._ref = resolve_model(self.p.model, self._root())
-        return self._ref
-
-    @property
     def encoder(self) -> DenseEncoder:
         if self._encoder is None:
             self._encoder = DenseEncoder(
@@ -101,13 +96,6 @@ class DenseRetriever(Retriever):
                 trust_remote_code=self.p.trust_remote_code,
             )
         return self._encoder
-
-    @property
-    def model_loaded(self) -> bool:
-        return self._encoder is not None and self._encoder.loaded
-
-    def _root(self) -> Path | None:
-        return self.cache_dir / "dense" if self.cache_dir is not None else None
 
     def _encoding_options(self) -> dict[str, Any]:
         # What changes the embeddings; batch size, similarity and the search backend do not

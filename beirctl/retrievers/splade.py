@@ -15,7 +15,7 @@ from pydantic import Field
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
 from beirctl.dense.encoding import doc_text, encode_corpus, length_order, resolve_device
-from beirctl.dense.models import ModelRef, resolve_model
+from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
 
 
@@ -115,7 +115,8 @@ def sparse_top_k(q: Any, inverted: Any, k: int, max_cells: int = 1 << 26) -> tup
     return scores, positions
 
 
-class SpladeRetriever(Retriever):
+class SpladeRetriever(LazyModel, Retriever):
+    cache_folder = "splade"
     name = "splade"
     description = "learned sparse (SPLADE max pooling) on a scipy inverted index; vectors cached"
     Params = SpladeParams
@@ -129,12 +130,6 @@ class SpladeRetriever(Retriever):
         self._inverted: Any = None
 
     @property
-    def ref(self) -> ModelRef:
-        if self._ref is None:
-            self._ref = resolve_model(self.p.model, self._root())
-        return self._ref
-
-    @property
     def encoder(self) -> SpladeEncoder:
         if self._encoder is None:
             self._encoder = SpladeEncoder(
@@ -145,13 +140,6 @@ class SpladeRetriever(Retriever):
                 batch_size=self.p.batch_size,
             )
         return self._encoder
-
-    @property
-    def model_loaded(self) -> bool:
-        return self._encoder is not None and self._encoder.loaded
-
-    def _root(self) -> Path | None:
-        return self.cache_dir / "splade" if self.cache_dir is not None else None
 
     def _options(self) -> dict[str, Any]:
         return {
