@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import pickle
+import random
 import shutil
 from pathlib import Path
 
 import pytest
 
-from beirctl.datasets import load_folder
+from beirctl.datasets import load_folder, loader
+from beirctl.datasets.stream import StreamingCorpus, iter_chunks, take
 from beirctl.datasets.types import Document
-from beirctl.errors import DataError
+from beirctl.errors import BeirctlError, DataError
 from tests.conftest import TINY_CORPUS, write_dataset
 
 
@@ -92,7 +97,11 @@ def _corrupt(folder: Path, name: str, content: bytes) -> Path:
         ),
     ],
 )
-def test_bad_input_names_file_and_line(tiny: Path, name: str, content: bytes, message: str) -> None:
+@pytest.mark.parametrize("stream", ["never", "always"])
+def test_bad_input_names_file_and_line(
+    tiny: Path, name: str, content: bytes, message: str, stream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BEIRCTL_STREAM_CORPUS", stream)
     _corrupt(tiny, name, content)
     if name == "queries.jsonl":
         # keep the qrels consistent with the rewritten queries
@@ -114,3 +123,112 @@ def test_corpus_has_one_copy_per_document(tiny: Path) -> None:
     ds = load_folder(tiny)
     assert [d["_id"] for d in TINY_CORPUS] == list(ds.corpus)
     assert all(type(doc) is Document for doc in ds.corpus.values())
+
+
+# --- the streamed corpus ------------------------------------------------------------------------
+
+# Blank lines (an ASCII one, and one blank only to str.strip: U+00A0) between records, titles
+# missing, null or empty, non-ASCII text and an integer id: the spans must skip exactly what the
+# loader skips.
+ODD_LINES = [
+    '{"_id": "a", "title": "T\u00e9", "text": "caf\u00e9 \u00fcber"}\n',
+    "\n",
+    '{"_id": 7, "text": "seven"}\n',
+    "  \u00a0 \n",
+    '{"_id": "c", "title": null, "text": "line\\nbreak"}\n',
+    '{"_id": "d", "title": "", "text": ""}',  # no final newline
+]
+
+
+def _odd_folder(tmp_path: Path, gz: bool) -> Path:
+    folder = write_dataset(tmp_path / ("gz" if gz else "plain"), qrels=[("q1", "a", 1)])
+    data = "".join(ODD_LINES).encode("utf-8")
+    (folder / "corpus.jsonl").unlink()
+    if gz:
+        with gzip.open(folder / "corpus.jsonl.gz", "wb") as fh:
+            fh.write(data)
+    else:
+        (folder / "corpus.jsonl").write_bytes(data)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_streamed_corpus_is_the_loaded_corpus(tmp_path: Path, gz: bool) -> None:
+    folder = _odd_folder(tmp_path, gz)
+    memory = load_folder(folder, stream=False)
+    streamed = load_folder(folder, stream=True)
+    corpus = streamed.corpus
+    assert isinstance(corpus, StreamingCorpus) and type(memory.corpus) is dict
+    assert streamed.fingerprint == memory.fingerprint and streamed.checksums == memory.checksums
+    expected = [
+        ("a", Document("T\u00e9", "caf\u00e9 \u00fcber")),
+        ("7", Document("", "seven")),
+        ("c", Document("", "line\nbreak")),
+        ("d", Document("", "")),
+    ]
+    assert list(memory.corpus.items()) == expected
+    assert list(corpus) == ["a", "7", "c", "d"] and len(corpus) == 4
+    assert list(corpus.items()) == expected and list(corpus.values()) == [d for _, d in expected]
+    assert corpus == memory.corpus
+    for size in (1, 3, 4, 10):
+        chunks = list(iter_chunks(corpus, size))
+        assert [len(c) for c in chunks] == [min(size, 4 - i) for i in range(0, 4, size)]
+        assert [pair for c in chunks for pair in c] == expected
+    # random access (for .gz: from a decompressed temporary copy)
+    assert corpus["c"] == Document("", "line\nbreak") and corpus.get("zz") is None
+    assert "7" in corpus and 7 not in corpus and "zz" not in corpus
+    with pytest.raises(KeyError):
+        corpus["zz"]
+    assert take(corpus, ["d", "a", "c"]) == [expected[3][1], expected[0][1], expected[2][1]]
+    assert take(corpus, ["7", "c"]) == [expected[1][1], expected[2][1]]  # consecutive: one read
+    copy = pickle.loads(pickle.dumps(corpus))
+    assert copy == memory.corpus and copy["a"] == expected[0][1]
+
+
+def test_streamed_corpus_many_documents(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    docs = [
+        {
+            "_id": f"x{i}",
+            "title": rng.choice(["", "t\u00eftle"]),
+            "text": " ".join(rng.choices(["a", "\u00df", "c"], k=9)),
+        }
+        for i in range(2500)
+    ]
+    folder = write_dataset(tmp_path / "many", corpus=docs, qrels=[("q1", "x1", 1)])
+    memory = load_folder(folder, stream=False).corpus
+    corpus = load_folder(folder, stream=True).corpus
+    assert [p for c in iter_chunks(corpus, 1000) for p in c] == list(memory.items())
+    assert [len(c) for c in iter_chunks(corpus, 1000)] == [1000, 1000, 500]
+    ids = rng.sample(list(memory), 700)
+    assert take(corpus, ids) == [memory[i] for i in ids]
+    assert [len(c) for c in iter_chunks(memory, 1000)] == [1000, 1000, 500]
+
+
+def test_stream_setting(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert type(load_folder(tiny).corpus) is dict  # a small file: in memory by default
+    monkeypatch.setattr(loader, "STREAM_MIN_BYTES", (tiny / "corpus.jsonl").stat().st_size)
+    assert isinstance(load_folder(tiny).corpus, StreamingCorpus)
+    monkeypatch.setenv("BEIRCTL_STREAM_CORPUS", "never")
+    assert type(load_folder(tiny).corpus) is dict
+    monkeypatch.setenv("BEIRCTL_STREAM_CORPUS", "always")
+    assert isinstance(load_folder(tiny).corpus, StreamingCorpus)
+    assert type(load_folder(tiny, stream=False).corpus) is dict
+    monkeypatch.setenv("BEIRCTL_STREAM_CORPUS", "sometimes")
+    with pytest.raises(BeirctlError, match="BEIRCTL_STREAM_CORPUS='sometimes': expected auto, always or never"):
+        load_folder(tiny)
+
+
+def test_streamed_corpus_notices_a_changed_file(tiny: Path) -> None:
+    corpus = load_folder(tiny, stream=True).corpus
+    path = tiny / "corpus.jsonl"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"_id": "new", "text": "late"}) + "\n")
+    with pytest.raises(DataError, match=r"corpus.jsonl: the file changed after the dataset was loaded"):
+        list(iter_chunks(corpus, 2))
+    with pytest.raises(DataError, match=r"corpus.jsonl: the file changed after the dataset was loaded"):
+        corpus["d1"]
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # unchanged stamp, still refused: size differs
+    with pytest.raises(DataError, match="changed"):
+        corpus["d2"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from beirctl.datasets.fingerprint import CorpusHasher
-from beirctl.datasets.types import Corpus, Dataset, Document, Qrels, Queries
+from beirctl.datasets.types import Dataset, Document, Qrels, Queries
 from beirctl.errors import BeirctlError, DataError
 
 HUB_ORG = "BeIR"
@@ -94,7 +94,7 @@ def load_hub(
         if qid not in seen:
             raise DataError(where, f"query id {qid!r} is not in {main} queries", row)
 
-    corpus: Corpus = {}
+    corpus: dict[str, Document] = {}
     hasher = CorpusHasher()
     cwhere = f"{main}:corpus"
     for row, record in enumerate(_load(main, "corpus", "corpus", revision), start=1):

@@ -4,6 +4,11 @@
 ``qrels/<split>.tsv`` with a ``query-id corpus-id score`` header, as in the official
 BEIR release. Every malformed line raises :class:`~beirctl.errors.DataError` naming the
 file and line.
+
+Large corpora are not held in memory: a corpus file of at least ``STREAM_MIN_BYTES`` on disk
+(``$BEIRCTL_STREAM_CORPUS``: ``auto``, the default; ``always``; ``never``) loads as a
+:class:`~beirctl.datasets.stream.StreamingCorpus`, validated and fingerprinted by the same single
+pass, then read from the file when used. Both give the same documents, fingerprint and checksums.
 """
 
 from __future__ import annotations
@@ -11,13 +16,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from beirctl.datasets.fingerprint import CorpusHasher
+from beirctl.datasets.stream import StreamingCorpus
 from beirctl.datasets.types import Corpus, Dataset, Document, Qrels, Queries
-from beirctl.errors import DataError
+from beirctl.errors import BeirctlError, DataError
+
+STREAM_ENV = "BEIRCTL_STREAM_CORPUS"
+STREAM_MIN_BYTES = 256_000_000  # "auto" streams corpus files of this size (on disk) or more
 
 
 def find_file(folder: Path, stem: str) -> Path:
@@ -29,13 +42,22 @@ def find_file(folder: Path, stem: str) -> Path:
     raise DataError(folder / f"{stem}.jsonl", "file not found")
 
 
-def _lines(path: Path, digest: Any) -> Iterator[tuple[int, str]]:
-    """Yield (line number, decoded line), feeding the raw bytes to ``digest``."""
+def _lines(path: Path, digest: Any, spans: tuple[array[int], array[int]] | None = None) -> Iterator[tuple[int, str]]:
+    """Yield (line number, decoded line), feeding the raw bytes to ``digest``.
+
+    With ``spans``, the byte offset and size of each yielded line (in the decompressed file) are
+    appended to them; the consumer keeps or drops the last one (``_json_records`` drops blanks).
+    """
     opener = gzip.open if path.suffix == ".gz" else open
+    offset = 0
     try:
         with opener(path, "rb") as fh:
             for lineno, raw in enumerate(fh, start=1):
                 digest.update(raw)
+                if spans is not None:
+                    spans[0].append(offset)
+                    spans[1].append(len(raw))
+                    offset += len(raw)
                 try:
                     yield lineno, raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -44,9 +66,16 @@ def _lines(path: Path, digest: Any) -> Iterator[tuple[int, str]]:
         raise DataError(path, f"cannot read file ({exc})") from None
 
 
-def _json_records(path: Path, digest: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in _lines(path, digest):
+def _json_records(
+    path: Path, digest: Any, spans: tuple[array[int], array[int]] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, record) of each non-blank line; ``spans`` as in :func:`_lines`, of
+    the yielded records only."""
+    for lineno, line in _lines(path, digest, spans):
         if not line.strip():
+            if spans is not None:
+                spans[0].pop()
+                spans[1].pop()
             continue
         try:
             record = json.loads(line)
@@ -80,21 +109,52 @@ def _text_field(path: Path, record: dict[str, Any], key: str, lineno: int, requi
     return value
 
 
-def load_corpus(path: Path) -> tuple[Corpus, str, str]:
-    """Read a corpus file into one dict. Returns (corpus, content fingerprint, file md5)."""
-    corpus: Corpus = {}
+def stream_corpus(path: Path) -> bool:
+    """Whether to load ``path`` as a :class:`StreamingCorpus` (see ``$BEIRCTL_STREAM_CORPUS``)."""
+    value = os.environ.get(STREAM_ENV, "auto").strip().lower()
+    if value in ("", "auto"):
+        try:
+            return path.stat().st_size >= STREAM_MIN_BYTES
+        except OSError:
+            return False  # reading it reports the problem
+    if value in ("always", "1", "true", "yes"):
+        return True
+    if value in ("never", "0", "false", "no"):
+        return False
+    raise BeirctlError(f"{STREAM_ENV}={value!r}: expected auto, always or never")
+
+
+def load_corpus(path: Path, stream: bool | None = None) -> tuple[Corpus, str, str]:
+    """Read and validate a corpus file. Returns (corpus, content fingerprint, file md5).
+
+    ``stream`` (default: :func:`stream_corpus`): keep only ids and byte offsets in memory and
+    return a :class:`StreamingCorpus`; else one dict of every document.
+    """
+    if stream is None:
+        stream = stream_corpus(path)
+    docs: dict[str, Document] = {}
+    rows: dict[str, int] = {}
+    seen: dict[str, Any] = rows if stream else docs
+    spans: tuple[array[int], array[int]] | None = (array("q"), array("q")) if stream else None
     md5 = hashlib.md5()
     hasher = CorpusHasher()
-    for lineno, record in _json_records(path, md5):
+    for lineno, record in _json_records(path, md5, spans):
         doc_id = _record_id(path, record, lineno)
-        if doc_id in corpus:
+        if doc_id in seen:
             raise DataError(path, f"duplicate document id {doc_id!r}", lineno)
         title = _text_field(path, record, "title", lineno, required=False)
         text = _text_field(path, record, "text", lineno, required=True)
-        corpus[doc_id] = Document(title, text)
+        if stream:
+            rows[doc_id] = len(rows)
+        else:
+            docs[doc_id] = Document(title, text)
         hasher.update(doc_id, title, text)
-    if not corpus:
+    if not seen:
         raise DataError(path, "empty corpus: no documents")
+    corpus: Corpus = docs
+    if spans is not None:
+        starts, sizes = (np.frombuffer(a, dtype=np.int64) for a in spans)
+        corpus = StreamingCorpus(path, rows, starts, sizes)
     return corpus, hasher.hexdigest(), md5.hexdigest()
 
 
@@ -153,8 +213,13 @@ def qrels_path(folder: Path, split: str) -> Path:
     return folder / "qrels" / f"{split}.tsv"
 
 
-def load_folder(folder: str | Path, split: str = "test", name: str | None = None) -> Dataset:
-    """Load a dataset in the BEIR folder format, keeping only the queries judged in ``split``."""
+def load_folder(
+    folder: str | Path, split: str = "test", name: str | None = None, stream: bool | None = None
+) -> Dataset:
+    """Load a dataset in the BEIR folder format, keeping only the queries judged in ``split``.
+
+    ``stream``: see :func:`load_corpus`.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(folder, "dataset folder not found")
@@ -169,7 +234,7 @@ def load_folder(folder: str | Path, split: str = "test", name: str | None = None
         if qid not in all_qids:
             raise DataError(qpath, f"query id {qid!r} is not in {queries_file.name}", lineno)
     corpus_file = find_file(folder, "corpus")
-    corpus, fingerprint, corpus_md5 = load_corpus(corpus_file)
+    corpus, fingerprint, corpus_md5 = load_corpus(corpus_file, stream)
     return Dataset(
         name=name or folder.name,
         split=split,

@@ -1,7 +1,8 @@
-"""In-memory BEIR data: corpus, queries, qrels."""
+"""BEIR data: corpus, queries, qrels."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -13,7 +14,9 @@ class Document(NamedTuple):
     text: str
 
 
-Corpus = dict[str, Document]
+# A dict, or a read-only mapping backed by the corpus file for large corpora
+# (beirctl.datasets.stream.StreamingCorpus); iterate it in chunks with stream.iter_chunks.
+Corpus = Mapping[str, Document]
 Queries = dict[str, str]
 Qrels = dict[str, dict[str, int]]
 
