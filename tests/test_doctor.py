@@ -20,6 +20,7 @@ def test_collect_lists_every_backend() -> None:
     names = [row.name for row in rows]
     assert len(names) == len(set(names))
     for name in (
+        "lucene-exact",
         "bm25s",
         "PyStemmer",
         "rank-bm25",

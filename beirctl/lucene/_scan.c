@@ -1,0 +1,706 @@
+/*
+ * beirctl.lucene._scan: the StandardTokenizer fast path of beirctl.lucene.analysis, compiled.
+ *
+ * Why C: on a BEIR corpus, Python spent most of lucene-exact's indexing time in re.findall,
+ * building token lists and hashing every token occurrence into dictionaries. This module does
+ * the same work in one pass per text: it splits a text into tokens by the rule of
+ * analysis._alnum_pattern (a run of word characters, extended over a single MidLetter between
+ * two letters or a single MidNum between two digits; a run of ExtendNumLet alone is no token;
+ * a "simple emoji" is a one-character token), lowercases ASCII letters, and gives each distinct
+ * token an id with its own hash table. Texts the rule does not cover (a character that needs
+ * the full grammar, or a token longer than the maximum length) go to a Python callback, the
+ * pure-Python tokenizer, so the token stream is exactly the one analysis.tokenize_many gives.
+ *
+ * Character classes come from a 0x110000-byte table the caller fills (analysis._CLASS_TABLE).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    C_AHL = 1,   /* ALetter, Hebrew_Letter */
+    C_NUM = 2,   /* Numeric */
+    C_ENL = 4,   /* ExtendNumLet */
+    C_MIDL = 8,  /* MidLetter, MidNumLet, Single_Quote */
+    C_MIDN = 16, /* MidNum, MidNumLet, Single_Quote */
+    C_EMOJI = 32,
+    C_FULL = 64,
+    C_UNKNOWN = 255,
+};
+#define C_WORD (C_AHL | C_NUM | C_ENL)
+#define TABLE_SIZE 0x110000
+
+typedef struct {
+    uint32_t *chars; /* all distinct tokens, lowercased, back to back */
+    Py_ssize_t chars_len, chars_cap;
+    Py_ssize_t *off; /* per token id: start in chars, length */
+    Py_ssize_t *len;
+    uint64_t *hash;
+    Py_ssize_t n, cap;
+    int32_t *slots; /* open addressing: token id + 1, 0 = empty */
+    Py_ssize_t nslots;
+} Vocab;
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, Py_ssize_t extra) {
+    if (b->len + extra <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *p = PyMem_Realloc(b->data, (size_t)cap);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void vocab_free(Vocab *v) {
+    PyMem_Free(v->chars);
+    PyMem_Free(v->off);
+    PyMem_Free(v->len);
+    PyMem_Free(v->hash);
+    PyMem_Free(v->slots);
+    memset(v, 0, sizeof(*v));
+}
+
+static int vocab_init(Vocab *v) {
+    memset(v, 0, sizeof(*v));
+    v->nslots = 1 << 16;
+    v->slots = PyMem_Calloc((size_t)v->nslots, sizeof(int32_t));
+    if (!v->slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int vocab_grow(Vocab *v) {
+    Py_ssize_t nslots = v->nslots * 2;
+    int32_t *slots = PyMem_Calloc((size_t)nslots, sizeof(int32_t));
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t id = 0; id < v->n; id++) {
+        Py_ssize_t s = (Py_ssize_t)(v->hash[id] & (uint64_t)(nslots - 1));
+        while (slots[s])
+            s = (s + 1) & (nslots - 1);
+        slots[s] = (int32_t)(id + 1);
+    }
+    PyMem_Free(v->slots);
+    v->slots = slots;
+    v->nslots = nslots;
+    return 0;
+}
+
+/* The id of the token chars[0..n) (already lowercased), adding it if new; -1 on error. */
+static Py_ssize_t vocab_add(Vocab *v, const uint32_t *chars, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over code points */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= chars[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 29;
+    Py_ssize_t mask = v->nslots - 1;
+    Py_ssize_t s = (Py_ssize_t)(h & (uint64_t)mask);
+    for (;;) {
+        int32_t e = v->slots[s];
+        if (!e)
+            break;
+        Py_ssize_t id = e - 1;
+        if (v->hash[id] == h && v->len[id] == n && memcmp(v->chars + v->off[id], chars, (size_t)n * 4) == 0)
+            return id;
+        s = (s + 1) & mask;
+    }
+    if (v->n >= INT32_MAX - 1) {
+        PyErr_SetString(PyExc_OverflowError, "too many distinct tokens");
+        return -1;
+    }
+    if (v->n == v->cap) {
+        Py_ssize_t cap = v->cap ? v->cap * 2 : 1 << 14;
+        Py_ssize_t *off = PyMem_Realloc(v->off, (size_t)cap * sizeof(Py_ssize_t));
+        if (off)
+            v->off = off;
+        Py_ssize_t *len = PyMem_Realloc(v->len, (size_t)cap * sizeof(Py_ssize_t));
+        if (len)
+            v->len = len;
+        uint64_t *hash = PyMem_Realloc(v->hash, (size_t)cap * sizeof(uint64_t));
+        if (hash)
+            v->hash = hash;
+        if (!off || !len || !hash) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        v->cap = cap;
+    }
+    if (v->chars_len + n > v->chars_cap) {
+        Py_ssize_t cap = v->chars_cap ? v->chars_cap : 1 << 16;
+        while (cap < v->chars_len + n)
+            cap *= 2;
+        uint32_t *p = PyMem_Realloc(v->chars, (size_t)cap * 4);
+        if (!p) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        v->chars = p;
+        v->chars_cap = cap;
+    }
+    Py_ssize_t id = v->n++;
+    memcpy(v->chars + v->chars_len, chars, (size_t)n * 4);
+    v->off[id] = v->chars_len;
+    v->len[id] = n;
+    v->hash[id] = h;
+    v->chars_len += n;
+    v->slots[s] = (int32_t)(id + 1);
+    if (v->n * 2 > v->nslots && vocab_grow(v) < 0)
+        return -1;
+    return id;
+}
+
+/* Add the token text[a..b), ASCII letters lowercased, and append its id to ids. */
+static int emit(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t n = b - a;
+    if (buf_reserve(tmp, n * 4) < 0 || buf_reserve(ids, 4) < 0)
+        return -1;
+    uint32_t *t = (uint32_t *)tmp->data;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, a + i);
+        t[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    }
+    Py_ssize_t id = vocab_add(v, t, n);
+    if (id < 0)
+        return -1;
+    int32_t id32 = (int32_t)id;
+    memcpy(ids->data + ids->len, &id32, 4);
+    ids->len += 4;
+    return 0;
+}
+
+/* Tokenize one text into spans (pairs of Py_ssize_t in spans); 1 if it needs the fallback. */
+static int split(const uint8_t *table, int kind, const void *data, Py_ssize_t n, Py_ssize_t max_len, Buf *spans,
+                 Py_ssize_t *nspans) {
+    Py_ssize_t p = 0, k = 0;
+    spans->len = 0;
+    while (p < n) {
+        uint8_t c = table[PyUnicode_READ(kind, data, p)];
+        if (c == C_UNKNOWN) {
+            PyErr_SetString(PyExc_ValueError, "a character without a class in the table");
+            return -1;
+        }
+        if (c & C_FULL)
+            return 1;
+        Py_ssize_t q;
+        if (c & C_WORD) {
+            int enl_only = 1;
+            q = p;
+            uint8_t prev = 0;
+            for (;;) {
+                uint8_t d;
+                while (q < n && ((d = table[PyUnicode_READ(kind, data, q)]) & C_WORD)) {
+                    if (d == C_UNKNOWN) {
+                        PyErr_SetString(PyExc_ValueError, "a character without a class in the table");
+                        return -1;
+                    }
+                    if (d != C_ENL)
+                        enl_only = 0;
+                    prev = d;
+                    q++;
+                }
+                if (q + 1 >= n)
+                    break;
+                uint8_t m = table[PyUnicode_READ(kind, data, q)];
+                uint8_t next = table[PyUnicode_READ(kind, data, q + 1)];
+                if (m == C_UNKNOWN || next == C_UNKNOWN) {
+                    PyErr_SetString(PyExc_ValueError, "a character without a class in the table");
+                    return -1;
+                }
+                if ((m | next) & C_FULL)
+                    return 1;
+                int joins = ((m & C_MIDL) && (prev & C_AHL) && (next & C_AHL)) ||
+                            ((m & C_MIDN) && (prev & C_NUM) && (next & C_NUM));
+                if (!joins)
+                    break;
+                q++; /* the mid character; a word character follows */
+            }
+            if (enl_only) {
+                p = q;
+                continue;
+            }
+        } else if (c & C_EMOJI) {
+            q = p + 1;
+        } else {
+            p++;
+            continue;
+        }
+        /* StandardTokenizer's buffer holds max_len UTF-16 code units: longer tokens are cut
+           there, which the Python tokenizer handles. */
+        if (q - p > max_len / 2) {
+            Py_ssize_t units = q - p;
+            for (Py_ssize_t i = p; i < q; i++)
+                units += PyUnicode_READ(kind, data, i) > 0xFFFF;
+            if (units > max_len)
+                return 1;
+        }
+        if (buf_reserve(spans, 2 * (Py_ssize_t)sizeof(Py_ssize_t)) < 0)
+            return -1;
+        Py_ssize_t *sp = (Py_ssize_t *)(spans->data + spans->len);
+        sp[0] = p;
+        sp[1] = q;
+        spans->len += 2 * (Py_ssize_t)sizeof(Py_ssize_t);
+        k++;
+        p = q;
+    }
+    *nspans = k;
+    return 0;
+}
+
+PyDoc_STRVAR(scan_doc,
+             "scan(texts, table, max_len, fallback) -> (tokens, ids, counts)\n\n"
+             "Tokenize each text; tokens: the distinct tokens (ASCII lowercased) in order of first\n"
+             "occurrence; ids: int32 bytes, each token occurrence's index in tokens, text after text;\n"
+             "counts: int64 bytes, the number of tokens of each text. fallback(text) gives the tokens\n"
+             "of a text this scanner does not cover.");
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *texts, *table_obj, *fallback;
+    Py_ssize_t max_len;
+    if (!PyArg_ParseTuple(args, "OOnO:scan", &texts, &table_obj, &max_len, &fallback))
+        return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (!seq)
+        return NULL;
+    Py_buffer table;
+    if (PyObject_GetBuffer(table_obj, &table, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Vocab v;
+    Buf ids = {0}, counts = {0}, tmp = {0}, spans = {0};
+    if (table.len != TABLE_SIZE) {
+        PyErr_SetString(PyExc_ValueError, "the class table must have 0x110000 entries");
+        goto done;
+    }
+    if (vocab_init(&v) < 0)
+        goto done;
+    const uint8_t *tab = table.buf;
+    Py_ssize_t ntexts = PySequence_Fast_GET_SIZE(seq);
+    if (buf_reserve(&counts, ntexts * 8 + 8) < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < ntexts; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "text %zd is not a str", i);
+            goto fail;
+        }
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text), k = 0;
+        int r = split(tab, kind, data, n, max_len, &spans, &k);
+        if (r < 0)
+            goto fail;
+        if (r == 0) {
+            const Py_ssize_t *sp = (const Py_ssize_t *)spans.data;
+            for (Py_ssize_t j = 0; j < k; j++)
+                if (emit(&v, &ids, &tmp, kind, data, sp[2 * j], sp[2 * j + 1]) < 0)
+                    goto fail;
+        } else {
+            PyObject *toks = PyObject_CallOneArg(fallback, text);
+            if (!toks)
+                goto fail;
+            PyObject *tseq = PySequence_Fast(toks, "fallback must return a sequence of str");
+            Py_DECREF(toks);
+            if (!tseq)
+                goto fail;
+            k = PySequence_Fast_GET_SIZE(tseq);
+            for (Py_ssize_t j = 0; j < k; j++) {
+                PyObject *tok = PySequence_Fast_GET_ITEM(tseq, j);
+                if (!PyUnicode_Check(tok)) {
+                    PyErr_SetString(PyExc_TypeError, "fallback must return a sequence of str");
+                    Py_DECREF(tseq);
+                    goto fail;
+                }
+                if (emit(&v, &ids, &tmp, PyUnicode_KIND(tok), PyUnicode_DATA(tok), 0, PyUnicode_GET_LENGTH(tok)) < 0) {
+                    Py_DECREF(tseq);
+                    goto fail;
+                }
+            }
+            Py_DECREF(tseq);
+        }
+        int64_t k64 = (int64_t)k;
+        memcpy(counts.data + counts.len, &k64, 8);
+        counts.len += 8;
+    }
+    PyObject *tokens = PyList_New(v.n);
+    if (!tokens)
+        goto fail;
+    for (Py_ssize_t id = 0; id < v.n; id++) {
+        PyObject *s = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, v.chars + v.off[id], v.len[id]);
+        if (!s) {
+            Py_DECREF(tokens);
+            goto fail;
+        }
+        PyList_SET_ITEM(tokens, id, s);
+    }
+    result = Py_BuildValue("(Ny#y#)", tokens, ids.data ? ids.data : "", ids.len, counts.data, counts.len);
+fail:
+    vocab_free(&v);
+done:
+    PyMem_Free(ids.data);
+    PyMem_Free(counts.data);
+    PyMem_Free(tmp.data);
+    PyMem_Free(spans.data);
+    PyBuffer_Release(&table);
+    Py_DECREF(seq);
+    return result;
+}
+
+PyDoc_STRVAR(unknown_doc,
+             "unknown(texts, table) -> set of int\n\n"
+             "The code points of the texts whose entry in table is 255 (not classified yet).");
+
+static PyObject *unknown(PyObject *self, PyObject *args) {
+    PyObject *texts, *table_obj;
+    if (!PyArg_ParseTuple(args, "OO:unknown", &texts, &table_obj))
+        return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (!seq)
+        return NULL;
+    Py_buffer table;
+    if (PyObject_GetBuffer(table_obj, &table, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    PyObject *out = NULL;
+    if (table.len != TABLE_SIZE) {
+        PyErr_SetString(PyExc_ValueError, "the class table must have 0x110000 entries");
+        goto done;
+    }
+    out = PySet_New(NULL);
+    if (!out)
+        goto done;
+    const uint8_t *tab = table.buf;
+    Py_ssize_t ntexts = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < ntexts; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "text %zd is not a str", i);
+            Py_CLEAR(out);
+            goto done;
+        }
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        for (Py_ssize_t j = 0; j < n; j++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, j);
+            if (tab[c] == C_UNKNOWN) {
+                PyObject *o = PyLong_FromUnsignedLong(c);
+                if (!o || PySet_Add(out, o) < 0) {
+                    Py_XDECREF(o);
+                    Py_CLEAR(out);
+                    goto done;
+                }
+                Py_DECREF(o);
+            }
+        }
+    }
+done:
+    PyBuffer_Release(&table);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* --- Porter stemmer: Lucene's PorterStemmer (Martin Porter's ANSI C reference, release 3) ---
+ * The same algorithm as beirctl/lucene/porter.py, whose docstring says where it departs from
+ * the 1980 paper; only a, e, i, o, u (and y after a consonant) are vowels, every other code
+ * point a consonant. Why C: stemming each distinct token in Python took as long as all the
+ * rest of indexing. */
+
+typedef struct {
+    Py_UCS4 *b;
+    Py_ssize_t k, j;
+} Stem;
+
+static int cons(const Stem *z, Py_ssize_t i) {
+    for (;;) {
+        switch (z->b[i]) {
+        case 'a': case 'e': case 'i': case 'o': case 'u':
+            return 0;
+        case 'y':
+            if (i == 0)
+                return 1;
+            /* y is a consonant unless it follows a consonant: cons(i) = !cons(i - 1) */
+            return !cons(z, i - 1);
+        default:
+            return 1;
+        }
+    }
+}
+
+/* The number of VC sequences in b[0..j]. */
+static int measure(const Stem *z) {
+    int n = 0;
+    Py_ssize_t i = 0, j = z->j;
+    for (;;) {
+        if (i > j)
+            return n;
+        if (!cons(z, i))
+            break;
+        i++;
+    }
+    i++;
+    for (;;) {
+        for (;;) {
+            if (i > j)
+                return n;
+            if (cons(z, i))
+                break;
+            i++;
+        }
+        i++;
+        n++;
+        for (;;) {
+            if (i > j)
+                return n;
+            if (!cons(z, i))
+                break;
+            i++;
+        }
+        i++;
+    }
+}
+
+static int vowel_in_stem(const Stem *z) {
+    for (Py_ssize_t i = 0; i <= z->j; i++)
+        if (!cons(z, i))
+            return 1;
+    return 0;
+}
+
+static int doublec(const Stem *z, Py_ssize_t j) {
+    return j >= 1 && z->b[j] == z->b[j - 1] && cons(z, j);
+}
+
+static int cvc(const Stem *z, Py_ssize_t i) {
+    if (i < 2 || !cons(z, i) || cons(z, i - 1) || !cons(z, i - 2))
+        return 0;
+    Py_UCS4 ch = z->b[i];
+    return !(ch == 'w' || ch == 'x' || ch == 'y');
+}
+
+static int ends(Stem *z, const char *s) {
+    Py_ssize_t n = (Py_ssize_t)strlen(s), o = z->k - n + 1;
+    if (o < 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (z->b[o + i] != (Py_UCS4)(unsigned char)s[i])
+            return 0;
+    z->j = z->k - n;
+    return 1;
+}
+
+static void setto(Stem *z, const char *s) {
+    Py_ssize_t n = (Py_ssize_t)strlen(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        z->b[z->j + 1 + i] = (Py_UCS4)(unsigned char)s[i];
+    z->k = z->j + n;
+}
+
+static void r(Stem *z, const char *s) {
+    if (measure(z) > 0)
+        setto(z, s);
+}
+
+static void step1(Stem *z) {
+    if (z->b[z->k] == 's') {
+        if (ends(z, "sses"))
+            z->k -= 2;
+        else if (ends(z, "ies"))
+            setto(z, "i");
+        else if (z->b[z->k - 1] != 's')
+            z->k--;
+    }
+    if (ends(z, "eed")) {
+        if (measure(z) > 0)
+            z->k--;
+    } else if ((ends(z, "ed") || ends(z, "ing")) && vowel_in_stem(z)) {
+        z->k = z->j;
+        if (ends(z, "at"))
+            setto(z, "ate");
+        else if (ends(z, "bl"))
+            setto(z, "ble");
+        else if (ends(z, "iz"))
+            setto(z, "ize");
+        else if (doublec(z, z->k)) {
+            Py_UCS4 ch = z->b[z->k];
+            z->k--;
+            if (ch == 'l' || ch == 's' || ch == 'z')
+                z->k++;
+        } else if (measure(z) == 1 && cvc(z, z->k))
+            setto(z, "e");
+    }
+}
+
+static void step2(Stem *z) {
+    if (ends(z, "y") && vowel_in_stem(z))
+        z->b[z->k] = 'i';
+}
+
+/* Try the (suffix, replacement) pairs in order (NULL-terminated); the first suffix that
+   matches decides, whether or not the replacement happens. */
+static void replace_first(Stem *z, const char *const *pairs) {
+    for (; pairs[0]; pairs += 2)
+        if (ends(z, pairs[0])) {
+            r(z, pairs[1]);
+            return;
+        }
+}
+
+static void step3(Stem *z) {
+    static const char *const a[] = {"ational", "ate", "tional", "tion", NULL};
+    static const char *const c[] = {"enci", "ence", "anci", "ance", NULL};
+    static const char *const e[] = {"izer", "ize", NULL};
+    static const char *const l[] = {"bli", "ble", "alli", "al", "entli", "ent", "eli", "e", "ousli", "ous", NULL};
+    static const char *const o[] = {"ization", "ize", "ation", "ate", "ator", "ate", NULL};
+    static const char *const s[] = {"alism", "al", "iveness", "ive", "fulness", "ful", "ousness", "ous", NULL};
+    static const char *const t[] = {"aliti", "al", "iviti", "ive", "biliti", "ble", NULL};
+    static const char *const g[] = {"logi", "log", NULL};
+    if (z->k == 0)
+        return;
+    switch (z->b[z->k - 1]) {
+    case 'a': replace_first(z, a); break;
+    case 'c': replace_first(z, c); break;
+    case 'e': replace_first(z, e); break;
+    case 'l': replace_first(z, l); break;
+    case 'o': replace_first(z, o); break;
+    case 's': replace_first(z, s); break;
+    case 't': replace_first(z, t); break;
+    case 'g': replace_first(z, g); break;
+    }
+}
+
+static void step4(Stem *z) {
+    static const char *const e[] = {"icate", "ic", "ative", "", "alize", "al", NULL};
+    static const char *const i[] = {"iciti", "ic", NULL};
+    static const char *const l[] = {"ical", "ic", "ful", "", NULL};
+    static const char *const s[] = {"ness", "", NULL};
+    switch (z->b[z->k]) {
+    case 'e': replace_first(z, e); break;
+    case 'i': replace_first(z, i); break;
+    case 'l': replace_first(z, l); break;
+    case 's': replace_first(z, s); break;
+    }
+}
+
+static int ends_any(Stem *z, const char *const *suffixes) {
+    for (; *suffixes; suffixes++)
+        if (ends(z, *suffixes))
+            return 1;
+    return 0;
+}
+
+static void step5(Stem *z) {
+    static const char *const a[] = {"al", NULL}, *const c[] = {"ance", "ence", NULL}, *const e[] = {"er", NULL};
+    static const char *const i[] = {"ic", NULL}, *const l[] = {"able", "ible", NULL};
+    static const char *const n[] = {"ant", "ement", "ment", "ent", NULL}, *const s[] = {"ism", NULL};
+    static const char *const t[] = {"ate", "iti", NULL}, *const u[] = {"ous", NULL}, *const v[] = {"ive", NULL};
+    static const char *const zz[] = {"ize", NULL};
+    const char *const *suffixes;
+    if (z->k == 0)
+        return;
+    switch (z->b[z->k - 1]) {
+    case 'a': suffixes = a; break;
+    case 'c': suffixes = c; break;
+    case 'e': suffixes = e; break;
+    case 'i': suffixes = i; break;
+    case 'l': suffixes = l; break;
+    case 'n': suffixes = n; break;
+    case 's': suffixes = s; break;
+    case 't': suffixes = t; break;
+    case 'u': suffixes = u; break;
+    case 'v': suffixes = v; break;
+    case 'z': suffixes = zz; break;
+    case 'o':
+        /* -ion only after s or t; otherwise -ou */
+        if (ends(z, "ion") && z->j >= 0 && (z->b[z->j] == 's' || z->b[z->j] == 't'))
+            goto remove;
+        if (ends(z, "ou"))
+            goto remove;
+        return;
+    default:
+        return;
+    }
+    if (!ends_any(z, suffixes))
+        return;
+remove:
+    if (measure(z) > 1)
+        z->k = z->j;
+}
+
+static void step6(Stem *z) {
+    z->j = z->k;
+    if (z->b[z->k] == 'e') {
+        int a = measure(z);
+        if (a > 1 || (a == 1 && !cvc(z, z->k - 1)))
+            z->k--;
+    }
+    if (z->b[z->k] == 'l' && doublec(z, z->k) && measure(z) > 1)
+        z->k--;
+}
+
+PyDoc_STRVAR(porter_doc, "porter(word) -> str\n\nStem a lowercase word as Lucene's PorterStemmer does.");
+
+static PyObject *porter(PyObject *self, PyObject *word) {
+    if (!PyUnicode_Check(word)) {
+        PyErr_SetString(PyExc_TypeError, "porter() takes a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(word);
+    if (n <= 2) {
+        Py_INCREF(word);
+        return word;
+    }
+    Py_UCS4 small[64];
+    /* setto may write one character past the word's end (e.g. "-ated" -> "-ate" after "-ed"). */
+    Py_UCS4 *b = n + 4 <= 64 ? small : PyMem_Malloc((size_t)(n + 4) * sizeof(Py_UCS4));
+    if (!b)
+        return PyErr_NoMemory();
+    if (!PyUnicode_AsUCS4(word, b, n + 4, 0)) {
+        if (b != small)
+            PyMem_Free(b);
+        return NULL;
+    }
+    Stem z = {b, n - 1, 0};
+    step1(&z);
+    step2(&z);
+    step3(&z);
+    step4(&z);
+    step5(&z);
+    step6(&z);
+    PyObject *out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, z.k + 1);
+    if (b != small)
+        PyMem_Free(b);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, scan_doc},
+    {"unknown", unknown, METH_VARARGS, unknown_doc},
+    {"porter", porter, METH_O, porter_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "Compiled StandardTokenizer fast path (see _scan.c).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }

@@ -1,0 +1,121 @@
+"""The compiled tokenizer and Porter stemmer (``beirctl.lucene._scan``) against the pure-Python
+reference they replace: the same tokens, stems and index terms, on generated and real text."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+from beirctl.lucene import analysis
+from beirctl.lucene.analysis import EnglishAnalyzer, tokenize_many
+from beirctl.lucene.porter import porter_stem
+from tests.conftest import SHARED_BEIR, needs_shared
+from tests.test_lucene_analysis import FOLD_TEXTS, PORTER_CASES, TOKENIZER_CASES
+
+compiled = pytest.mark.skipif(not analysis.compiled(), reason="beirctl.lucene._scan is not built")
+
+
+def test_scanner_is_built_where_a_compiler_is() -> None:
+    """pip builds the extension wherever a C compiler is; a silent pure-Python fallback there would
+    only show as slower indexing."""
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert analysis.compiled()
+
+
+def _words(rnd: random.Random, n: int) -> list[str]:
+    """Random words over letters that drive Porter's rules, many ending in its suffixes."""
+    alpha = "aeiouyslbtzngcdrmwxpqv"
+    suffixes = "ational tional enci anci izer bli alli entli eli ousli ization ation ator alism iveness fulness "
+    suffixes += "ousness aliti iviti biliti logi icate ative alize iciti ical ful ness al ance ence er ic able ible "
+    suffixes += "ant ement ment ent ion sion tion ou ism ate iti ous ive ize sses ies s eed ed ing y e ll at bl iz"
+    ends = suffixes.split()
+    words = ["".join(rnd.choice(alpha) for _ in range(rnd.randint(1, 12))) for _ in range(n)]
+    words += [
+        "".join(rnd.choice(alpha) for _ in range(rnd.randint(0, 6))) + "".join(rnd.choices(ends, k=rnd.randint(1, 3)))
+        for _ in range(n)
+    ]
+    return words
+
+
+@compiled
+def test_porter_equals_the_python_stemmer() -> None:
+    rnd = random.Random(7)
+    words = [*PORTER_CASES, *_words(rnd, 40_000), "naïveties", "ñandúes", "αβγing", "zoölogical", "éé", "ﬁling"]
+    assert [analysis._stem(w) for w in words] == [porter_stem(w) for w in words]
+    assert analysis._stem is not porter_stem
+
+
+def _texts() -> list[str]:
+    rnd = random.Random(3)
+    alphabet = list("aZ1_.:',; \n-éß") + ["\u2019", "\u00b7", "\uff0e", "\u0660", "\u203f", "α", "\u00a9", "\u2122"]
+    alphabet += ["\u0301", "\ufe0f", "\u0e01", "\u4e2d", "\U0001f44d", "\U0001d41a", "İ"]
+    texts = [c for c, _ in TOKENIZER_CASES] + FOLD_TEXTS
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(3000)]
+    texts += [
+        "a. .a a.b 1, ,1 1,2 _ __ a_ _1 dog's's O'Neil’s ＳＨＯＵＴ's",  # mid characters at the ends, ENL runs
+        "x" * 255 + " " + "y" * 256,  # the longest whole token, and one cut at the buffer limit
+        "é " + "z" * 300,
+        "\U0001d41a" * 127 + " " + "\U0001d41a" * 128,  # 254 and 256 UTF-16 code units (astral letters)
+        "the and of THE",
+    ]
+    return texts
+
+
+@compiled
+def test_scanner_tokens_equal_tokenize_many() -> None:
+    texts = _texts()
+    tokens, ids, counts = analysis._scan_tokens(texts, 255)
+    assert ids.dtype == np.int32 and counts.dtype == np.int64 and int(counts.sum()) == len(ids)
+    ends = np.cumsum(counts)
+    got = [[tokens[j] for j in ids[a:b]] for a, b in zip(ends - counts, ends)]
+    lower = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    assert got == [[t.translate(lower) for t in toks] for toks in tokenize_many(texts)]
+    assert len(set(tokens)) == len(tokens)  # each distinct token once
+
+
+@compiled
+def test_analyze_ids_equals_the_pure_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = _texts()
+    fast = EnglishAnalyzer().analyze_ids(texts, chunk=700)
+    monkeypatch.setattr(analysis, "_scan", None)
+    monkeypatch.setattr(analysis, "_stem", porter_stem)
+    slow = EnglishAnalyzer().analyze_ids(texts, chunk=700, processes=1)
+    assert _per_text(*fast) == _per_text(*slow)
+
+
+def _per_text(terms: list[str], ids: np.ndarray, counts: np.ndarray) -> list[list[str | None]]:
+    ends = np.cumsum(counts)
+    return [[terms[j] if j >= 0 else None for j in ids[a:b]] for a, b in zip(ends - counts, ends)]
+
+
+@compiled
+def test_scanner_rejects_bad_input() -> None:
+    from beirctl.lucene import _scan
+
+    table = bytearray(analysis._CLASS_TABLE)
+    table[ord("é")] = 255
+    with pytest.raises(ValueError, match="without a class"):
+        _scan.scan(["café"], table, 255, analysis.tokenize)
+    with pytest.raises(ValueError, match="0x110000"):
+        _scan.scan(["a"], bytearray(10), 255, analysis.tokenize)
+    with pytest.raises(TypeError, match="not a str"):
+        _scan.scan(["a", 1], analysis._CLASS_TABLE, 255, analysis.tokenize)
+    assert _scan.unknown(["café", "x"], table) == {ord("é")}
+
+
+@needs_shared
+@compiled
+@pytest.mark.parametrize("name", ["scifact", "nfcorpus"])
+def test_real_corpus_terms_equal_the_pure_python_path(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from beirctl.datasets import load_folder
+
+    ds = load_folder(SHARED_BEIR / name)
+    texts = [f"{d.title}\n{d.text}" for d in ds.corpus.values()]
+    fast = EnglishAnalyzer().analyze_ids(texts)
+    monkeypatch.setattr(analysis, "_scan", None)
+    monkeypatch.setattr(analysis, "_stem", porter_stem)
+    slow = EnglishAnalyzer().analyze_ids(texts, processes=1)
+    assert _per_text(*fast) == _per_text(*slow)
