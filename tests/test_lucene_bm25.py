@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from beirctl.datasets.types import Document
 from beirctl.lucene.bm25 import anserini_tie_adjust
+from beirctl.lucene.index import LuceneIndex
 from beirctl.retrievers.lucene_bm25 import LuceneBM25Params, LuceneBM25Retriever
 
 SHARED = Path(os.environ.get("BEIRCTL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -182,3 +184,112 @@ def test_tie_adjust_equals_the_loop_on_real_queries(name: str, fields: str) -> N
         loop = _loop(np.array([s for _, s in hits], dtype=np.float32)).tolist()
         assert loop == [s for _, s in expected[q]]
         assert [d for d, _ in hits] == [d for d, _ in expected[q]]
+
+
+# --- the index built chunk by chunk from a streamed corpus ---------------------------------------
+
+
+def _same_index(a: LuceneIndex, b: LuceneIndex) -> None:
+    assert a.mode == b.mode and a.doc_ids == b.doc_ids and list(a.fields) == list(b.fields)
+    for name, fa in a.fields.items():
+        fb = b.fields[name]
+        assert fa.terms == fb.terms
+        for attr in ("indptr", "docs", "tfs", "lengths"):
+            x, y = getattr(fa, attr), getattr(fb, attr)
+            assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), (name, attr)
+
+
+def _odd_corpus(n: int = 60) -> dict[str, Document]:
+    """Random documents, with blank ones (skipped by Anserini), stop-word-only ones, empty titles
+    and a word that appears in one late document only."""
+    rng = random.Random(5)
+    words = ["cats", "dog's", "Running", "runs", "the", "a", "of", "Über", "naïve", "x1", "bark", "purr"]
+    corpus = {}
+    for i in range(n):
+        kind = i % 9
+        if kind == 3:
+            doc = Document("", " \t\n ")
+        elif kind == 5:
+            doc = Document("the a", "of the")
+        else:
+            title = rng.choice(["", " ".join(rng.choices(words, k=2))])
+            doc = Document(title, " ".join(rng.choices(words, k=rng.randint(0 if title else 1, 12))))
+        corpus[f"d{i:03d}"] = doc
+    corpus["zlast"] = Document("late", "zebra")
+    return corpus
+
+
+@pytest.mark.parametrize("mode", ["flat", "multifield"])
+def test_chunked_build_is_the_one_pass_build(mode: str) -> None:
+    corpus = _odd_corpus()
+    ids = list(corpus)
+    whole = LuceneIndex.build(ids, [d.title for d in corpus.values()], [d.text for d in corpus.values()], mode)
+    assert len(whole.doc_ids) < len(ids)  # blank documents were skipped
+    assert whole.fields["contents"].docs.dtype == np.int32 and whole.fields["contents"].indptr.dtype == np.int64
+    for size in (1, 2, 7, 9, 60, 61, 1000):
+        chunks = [
+            (
+                ids[lo : lo + size],
+                [corpus[i].title for i in ids[lo : lo + size]],
+                [corpus[i].text for i in ids[lo : lo + size]],
+            )
+            for lo in range(0, len(ids), size)
+        ]
+        _same_index(LuceneIndex.build_chunks(chunks, mode), whole)
+
+
+def test_chunks_of_blank_documents_only() -> None:
+    chunks = [(["a"], [""], [" "]), (["b", "c"], ["T", ""], ["cats", "dogs"]), (["d"], [""], ["\n"])]
+    index = LuceneIndex.build_chunks(chunks)
+    _same_index(index, LuceneIndex.build(["b", "c"], ["T", ""], ["cats", "dogs"]))
+    assert index.doc_ids == ["b", "c"] and index.fields["contents"].terms == ["cat", "dog", "t"]
+    assert index.fields["contents"].indptr.tolist() == [0, 1, 2, 3] and index.fields["contents"].docs.tolist() == [
+        0,
+        1,
+        0,
+    ]
+
+
+@pytest.mark.parametrize("fields", ["flat", "multifield"])
+def test_streamed_corpus_gives_the_same_index_and_run(
+    tmp_path: Path, fields: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from beirctl.datasets.loader import load_folder
+    from beirctl.retrievers import lucene_bm25
+    from tests.conftest import write_dataset
+
+    corpus = _odd_corpus(200)
+    docs = [{"_id": i, "title": d.title, "text": d.text} for i, d in corpus.items()]
+    folder = write_dataset(tmp_path / "odd", corpus=docs, qrels=[("q1", "d001", 1)])
+    queries = {"q1": "cats purr", "q2": "Über naïve dogs", "q3": "zebra", "q4": "the"}
+    memory = LuceneBM25Retriever(LuceneBM25Params(fields=fields))
+    memory.index(load_folder(folder, stream=False).corpus, "odd")
+    monkeypatch.setattr(lucene_bm25, "INDEX_CHUNK_DOCS", 16)
+    streamed = LuceneBM25Retriever(LuceneBM25Params(fields=fields))
+    data = load_folder(folder, stream=True)
+    streamed.index(data.corpus, "odd")
+    assert memory.searcher is not None and streamed.searcher is not None
+    _same_index(streamed.searcher.index, memory.searcher.index)
+    run = streamed.search(queries, 1000)
+    assert run == memory.search(queries, 1000) and run["q3"][0][0] == "zlast" and run["q4"] == []
+
+
+@pytest.mark.skipif(
+    not (SHARED / "beir" / "nfcorpus" / "corpus.jsonl").is_file(),
+    reason=f"real BEIR data not found at {SHARED} (set BEIRCTL_SHARED)",
+)
+@pytest.mark.parametrize(("name", "fields"), [("scifact", "flat"), ("nfcorpus", "multifield")])
+def test_streamed_chunked_index_on_real_data(name: str, fields: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from beirctl.datasets.loader import load_folder
+    from beirctl.retrievers import lucene_bm25
+
+    params = LuceneBM25Params.model_validate({"fields": fields})
+    memory = LuceneBM25Retriever(params)
+    memory.index(load_folder(SHARED / "beir" / name, stream=False).corpus, "x")
+    monkeypatch.setattr(lucene_bm25, "INDEX_CHUNK_DOCS", 1000)
+    data = load_folder(SHARED / "beir" / name, stream=True)
+    streamed = LuceneBM25Retriever(params)
+    streamed.index(data.corpus, "x")
+    assert memory.searcher is not None and streamed.searcher is not None
+    _same_index(streamed.searcher.index, memory.searcher.index)
+    assert streamed.search(data.queries, 100) == memory.search(data.queries, 100)

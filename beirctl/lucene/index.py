@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +51,7 @@ def int_to_byte4(lengths: np.ndarray) -> np.ndarray:
 def byte4_to_int(norms: np.ndarray) -> np.ndarray:
     """SmallFloat.byte4ToInt: the (approximate) length a norm byte decodes to."""
     b = np.asarray(norms, dtype=np.int64)
-    dec = np.where(
-        b < _NUM_FREE_VALUES, b, _NUM_FREE_VALUES + _int4_to_long(np.maximum(b - _NUM_FREE_VALUES, 0))
-    )
+    dec = np.where(b < _NUM_FREE_VALUES, b, _NUM_FREE_VALUES + _int4_to_long(np.maximum(b - _NUM_FREE_VALUES, 0)))
     return dec.astype(np.int64)
 
 
@@ -152,6 +150,94 @@ class FieldIndex:
         )
 
 
+class FieldBuilder:
+    """One field's index built chunk by chunk from :meth:`EnglishAnalyzer.analyze_ids` outputs.
+
+    Each chunk's terms are merged into one vocabulary (ids in first-seen order) and its postings
+    kept as int32 (term id, document, tf), sorted by term then document; :meth:`finish` scatters
+    them into the term-major arrays. The result is the same as :meth:`FieldIndex.from_ids` of
+    the whole corpus in one call (a single chunk goes through ``from_ids`` itself).
+    """
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.lengths: list[np.ndarray] = []
+        self.n_docs = 0
+        self._first: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None
+
+    def add(self, terms: Sequence[str], ids: np.ndarray, counts: np.ndarray) -> None:
+        """Append the documents of one ``analyze_ids`` result."""
+        if self._first is None and not self.lengths:
+            self._first = (terms, ids, counts)  # kept raw until a second chunk comes
+            return
+        if self._first is not None:
+            first, self._first = self._first, None
+            self._add(*first)
+        self._add(terms, ids, counts)
+
+    def _add(self, terms: Sequence[str], ids: np.ndarray, counts: np.ndarray) -> None:
+        vocab = self.vocab
+        remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in terms), dtype=np.int64, count=len(terms))
+        n = len(counts)
+        stride = max(n, 1)
+        doc_idx = np.repeat(np.arange(n, dtype=np.int64), counts)
+        keep = ids >= 0
+        doc_idx = doc_idx[keep]
+        keys = remap[ids[keep]] * stride + doc_idx
+        self.lengths.append(np.bincount(doc_idx, minlength=n).astype(np.int32))
+        del keep, doc_idx
+        keys.sort()
+        if keys.size:
+            first = np.empty(keys.size, dtype=bool)
+            first[0] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            tfs = np.diff(np.append(starts, keys.size)).astype(np.int32)
+            keys = keys[starts]
+        else:
+            tfs = np.empty(0, dtype=np.int32)
+        rows = keys // stride
+        docs = (keys - rows * stride + self.n_docs).astype(np.int32)
+        self.parts.append((rows.astype(np.int32), docs, tfs))
+        self.n_docs += n
+
+    def finish(self) -> FieldIndex:
+        if self._first is not None or not self.lengths:
+            return FieldIndex.from_ids(*(self._first or ([], np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))))
+        terms = list(self.vocab)
+        n_terms = len(terms)
+        order = sorted(range(n_terms), key=terms.__getitem__)
+        df = np.zeros(n_terms, dtype=np.int64)
+        for term_ids, _, _ in self.parts:
+            df += np.bincount(term_ids, minlength=n_terms)
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(df[order], out=indptr[1:])
+        # Where each term's next posting goes: its row start, advanced chunk by chunk. Chunks
+        # hold increasing documents, so each row ends up sorted by document.
+        rank = np.empty(n_terms, dtype=np.int64)
+        rank[order] = np.arange(n_terms)
+        fill = indptr[rank]
+        docs = np.empty(int(indptr[-1]), dtype=np.int32)
+        tfs = np.empty(int(indptr[-1]), dtype=np.int32)
+        while self.parts:
+            term_ids, part_docs, part_tfs = self.parts.pop(0)
+            counts = np.bincount(term_ids, minlength=n_terms)
+            # postings are sorted by term id: the j-th of a term sits at j - (its first index)
+            first = np.cumsum(counts) - counts
+            pos = fill[term_ids] + (np.arange(term_ids.size, dtype=np.int64) - first[term_ids])
+            docs[pos] = part_docs
+            tfs[pos] = part_tfs
+            fill += counts
+        return FieldIndex(
+            terms=[terms[i] for i in order],
+            indptr=indptr,
+            docs=docs,
+            tfs=tfs,
+            lengths=np.concatenate(self.lengths),
+        )
+
+
 def _java_trim_empty(s: str) -> bool:
     """String.trim().isEmpty(): Anserini skips documents whose contents are blank."""
     return all(c <= " " for c in s)
@@ -172,24 +258,37 @@ class LuceneIndex:
     mode: str
 
     @classmethod
-    def build(
-        cls, ids: Sequence[str], titles: Sequence[str], texts: Sequence[str], mode: str = "flat"
+    def build(cls, ids: Sequence[str], titles: Sequence[str], texts: Sequence[str], mode: str = "flat") -> LuceneIndex:
+        return cls.build_chunks([(ids, titles, texts)], mode)
+
+    @classmethod
+    def build_chunks(
+        cls, chunks: Iterable[tuple[Sequence[str], Sequence[str], Sequence[str]]], mode: str = "flat"
     ) -> LuceneIndex:
-        analyzer = EnglishAnalyzer()
-        if mode == "flat":
-            contents = [f"{title}\n{text}" for title, text in zip(titles, texts)]
-        elif mode == "multifield":
-            contents = list(texts)
-        else:
+        """The index of documents given as ``(ids, titles, texts)`` chunks, in corpus order.
+
+        Only one chunk's texts and analysis are in memory at a time (plus the postings so far);
+        the index is the same whatever the chunking.
+        """
+        if mode not in ("flat", "multifield"):
             raise ValueError(f"unknown field mode {mode!r} (flat or multifield)")
-        keep = [i for i, c in enumerate(contents) if not _java_trim_empty(c)]
-        if len(keep) < len(contents):
-            contents = [contents[i] for i in keep]
-            titles = [titles[i] for i in keep]
-        fields = {"contents": FieldIndex.from_ids(*analyzer.analyze_ids(contents))}
-        if mode == "multifield":
-            fields["title"] = FieldIndex.from_ids(*analyzer.analyze_ids(titles))
-        return cls(doc_ids=[ids[i] for i in keep], fields=fields, mode=mode)
+        analyzer = EnglishAnalyzer()  # one analyzer: its token cache carries over between chunks
+        builders = {"contents": FieldBuilder(), **({"title": FieldBuilder()} if mode == "multifield" else {})}
+        doc_ids: list[str] = []
+        for ids, titles, texts in chunks:
+            contents = [f"{t}\n{x}" for t, x in zip(titles, texts)] if mode == "flat" else list(texts)
+            keep = [i for i, c in enumerate(contents) if not _java_trim_empty(c)]
+            if len(keep) < len(contents):
+                contents = [contents[i] for i in keep]
+                titles = [titles[i] for i in keep]
+                doc_ids.extend(ids[i] for i in keep)
+            else:
+                doc_ids.extend(ids)
+            builders["contents"].add(*analyzer.analyze_ids(contents))
+            del contents
+            if mode == "multifield":
+                builders["title"].add(*analyzer.analyze_ids(titles))
+        return cls(doc_ids=doc_ids, fields={name: b.finish() for name, b in builders.items()}, mode=mode)
 
     def save(self, path: Path) -> None:
         arrays: dict[str, np.ndarray] = {}

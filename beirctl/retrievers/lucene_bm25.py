@@ -10,11 +10,16 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from beirctl.datasets.stream import iter_chunks
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.lucene.analysis import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
 from beirctl.lucene.index import FORMAT_VERSION, LuceneIndex
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+
+# Documents analyzed at a time when indexing: bounds the memory of analysis on large corpora
+# (a corpus this size or smaller is one chunk, exactly as before chunking existed).
+INDEX_CHUNK_DOCS = 100_000
 
 
 class LuceneBM25Params(RetrieverParams):
@@ -49,9 +54,7 @@ class LuceneBM25Retriever(Retriever):
         if self.cache_dir is None:
             return None
         # Only the analysis and field layout shape the index; k1, b and weights apply at search.
-        key = hashlib.sha256(
-            f"{self.name}|v{FORMAT_VERSION}|{corpus_id}|{self.p.fields}".encode()
-        ).hexdigest()[:24]
+        key = hashlib.sha256(f"{self.name}|v{FORMAT_VERSION}|{corpus_id}|{self.p.fields}".encode()).hexdigest()[:24]
         return self.cache_dir / "lucene-bm25" / f"{key}.npz"
 
     def index(self, corpus: Corpus, corpus_id: str) -> None:
@@ -59,10 +62,11 @@ class LuceneBM25Retriever(Retriever):
         index = LuceneIndex.load(path) if path is not None and path.is_file() else None
         self.loaded_from_cache = index is not None
         if index is None:
-            ids = list(corpus)
-            index = LuceneIndex.build(
-                ids, [corpus[i].title for i in ids], [corpus[i].text for i in ids], self.p.fields
+            chunks = (
+                ([i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk])
+                for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS)
             )
+            index = LuceneIndex.build_chunks(chunks, self.p.fields)
             if path is not None:
                 index.save(path)
         weights = {
