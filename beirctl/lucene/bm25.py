@@ -51,7 +51,9 @@ class _FieldScorer:
         doc_count = f.doc_count
         avgdl = _F32(f.sum_ttf / doc_count) if doc_count else _F32(1)
         norm_inverse = _norm_cache(k1, b, avgdl)[f.norms]
-        self.tfn = (f.tfs.astype(np.float32) * norm_inverse[f.docs]).astype(np.float32)
+        # float32 tf * normInverse per posting, computed in place (no postings-sized temporaries)
+        self.tfn = norm_inverse[f.docs]
+        np.multiply(self.tfn, f.tfs, out=self.tfn, dtype=np.float32, casting="unsafe")
         self.idf = _idf(f.doc_freq(), doc_count)
 
     def clauses(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray] | None:

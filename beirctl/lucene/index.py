@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -153,23 +155,28 @@ class FieldIndex:
 class FieldBuilder:
     """One field's index built chunk by chunk from :meth:`EnglishAnalyzer.analyze_ids` outputs.
 
-    Each chunk's terms are merged into one vocabulary (ids in first-seen order) and its postings
-    kept as int32 (term id, document, tf), sorted by term then document; :meth:`finish` scatters
-    them into the term-major arrays. The result is the same as :meth:`FieldIndex.from_ids` of
-    the whole corpus in one call (a single chunk goes through ``from_ids`` itself).
+    Each chunk's terms are merged into one vocabulary (ids in first-seen order) and its postings,
+    sorted by term then document, are spilled to an anonymous temporary file: the number of
+    postings per term id (int32), their documents (int32) and term frequencies (uint16, or int32
+    if one is larger). :meth:`finish` reads them back chunk by chunk and scatters them into the
+    term-major arrays, so memory holds the finished index plus one chunk. The result is the same
+    as :meth:`FieldIndex.from_ids` of the whole corpus in one call (a single chunk goes through
+    ``from_ids`` itself, so small corpora are indexed exactly as before, without a file).
     """
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.df = np.zeros(0, dtype=np.int64)
         self.lengths: list[np.ndarray] = []
         self.n_docs = 0
+        self._parts: list[tuple[int, int, type]] = []  # (terms, postings, tf dtype) per chunk
+        self._spill: IO[bytes] | None = None
         self._first: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None
 
     def add(self, terms: Sequence[str], ids: np.ndarray, counts: np.ndarray) -> None:
         """Append the documents of one ``analyze_ids`` result."""
         if self._first is None and not self.lengths:
-            self._first = (terms, ids, counts)  # kept raw until a second chunk comes
+            self._first = (terms, ids, counts)  # kept as is until a second chunk comes
             return
         if self._first is not None:
             first, self._first = self._first, None
@@ -181,54 +188,72 @@ class FieldBuilder:
         remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in terms), dtype=np.int64, count=len(terms))
         n = len(counts)
         stride = max(n, 1)
-        doc_idx = np.repeat(np.arange(n, dtype=np.int64), counts)
         keep = ids >= 0
-        doc_idx = doc_idx[keep]
-        keys = remap[ids[keep]] * stride + doc_idx
+        doc_idx = np.repeat(np.arange(n, dtype=np.int32), counts)[keep]
+        keys = remap[ids[keep]]
+        del keep
+        keys *= stride
+        keys += doc_idx
         self.lengths.append(np.bincount(doc_idx, minlength=n).astype(np.int32))
-        del keep, doc_idx
+        del doc_idx
         keys.sort()
         if keys.size:
             first = np.empty(keys.size, dtype=bool)
             first[0] = True
             np.not_equal(keys[1:], keys[:-1], out=first[1:])
             starts = np.flatnonzero(first)
-            tfs = np.diff(np.append(starts, keys.size)).astype(np.int32)
+            del first
+            tfs = np.diff(np.append(starts, keys.size))
             keys = keys[starts]
+            del starts
         else:
-            tfs = np.empty(0, dtype=np.int32)
+            tfs = np.empty(0, dtype=np.int64)
         rows = keys // stride
-        docs = (keys - rows * stride + self.n_docs).astype(np.int32)
-        self.parts.append((rows.astype(np.int32), docs, tfs))
+        keys -= rows * stride
+        keys += self.n_docs
+        per_term = np.bincount(rows, minlength=len(vocab))
+        del rows
+        if self.df.size < per_term.size:
+            self.df = np.concatenate([self.df, np.zeros(per_term.size - self.df.size, dtype=np.int64)])
+        self.df += per_term
+        tf_type = np.uint16 if tfs.size == 0 or int(tfs.max()) <= np.iinfo(np.uint16).max else np.int32
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="beirctl-postings-")
+        for part in (per_term.astype(np.int32), keys.astype(np.int32), tfs.astype(tf_type)):
+            part.tofile(self._spill)
+        self._parts.append((per_term.size, keys.size, tf_type))
         self.n_docs += n
 
     def finish(self) -> FieldIndex:
         if self._first is not None or not self.lengths:
-            return FieldIndex.from_ids(*(self._first or ([], np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))))
+            empty = np.empty(0, dtype=np.int64)
+            return FieldIndex.from_ids(*(self._first or ([], empty, empty)))
+        assert self._spill is not None
         terms = list(self.vocab)
         n_terms = len(terms)
         order = sorted(range(n_terms), key=terms.__getitem__)
-        df = np.zeros(n_terms, dtype=np.int64)
-        for term_ids, _, _ in self.parts:
-            df += np.bincount(term_ids, minlength=n_terms)
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(df[order], out=indptr[1:])
-        # Where each term's next posting goes: its row start, advanced chunk by chunk. Chunks
+        np.cumsum(self.df[order], out=indptr[1:])
+        # Where each term id's next posting goes: its row start, advanced chunk by chunk. Chunks
         # hold increasing documents, so each row ends up sorted by document.
         rank = np.empty(n_terms, dtype=np.int64)
         rank[order] = np.arange(n_terms)
         fill = indptr[rank]
+        del rank
         docs = np.empty(int(indptr[-1]), dtype=np.int32)
         tfs = np.empty(int(indptr[-1]), dtype=np.int32)
-        while self.parts:
-            term_ids, part_docs, part_tfs = self.parts.pop(0)
-            counts = np.bincount(term_ids, minlength=n_terms)
-            # postings are sorted by term id: the j-th of a term sits at j - (its first index)
-            first = np.cumsum(counts) - counts
-            pos = fill[term_ids] + (np.arange(term_ids.size, dtype=np.int64) - first[term_ids])
-            docs[pos] = part_docs
-            tfs[pos] = part_tfs
-            fill += counts
+        with self._spill as spill:
+            spill.seek(0)
+            for v, nnz, tf_type in self._parts:
+                per_term = np.fromfile(spill, dtype=np.int32, count=v)
+                # the postings of term id g are the per_term[g] after those of the ids below g
+                pos = np.repeat(fill[:v] - (np.cumsum(per_term, dtype=np.int64) - per_term), per_term)
+                pos += np.arange(nnz, dtype=np.int64)
+                docs[pos] = np.fromfile(spill, dtype=np.int32, count=nnz)
+                tfs[pos] = np.fromfile(spill, dtype=tf_type, count=nnz)
+                fill[:v] += per_term
+                del pos
+        self._spill = None
         return FieldIndex(
             terms=[terms[i] for i in order],
             indptr=indptr,
