@@ -293,3 +293,12 @@ def test_streamed_chunked_index_on_real_data(name: str, fields: str, monkeypatch
     assert memory.searcher is not None and streamed.searcher is not None
     _same_index(streamed.searcher.index, memory.searcher.index)
     assert streamed.search(data.queries, 100) == memory.search(data.queries, 100)
+
+
+def test_chunked_build_with_a_term_frequency_over_uint16() -> None:
+    texts = ["cats " * 70_000 + "dog", "dog dog", "cats"]
+    chunks = [([f"d{i}"], [""], [t]) for i, t in enumerate(texts)]
+    index = LuceneIndex.build_chunks(chunks)
+    _same_index(index, LuceneIndex.build(["d0", "d1", "d2"], ["", "", ""], texts))
+    f = index.fields["contents"]
+    assert f.terms == ["cat", "dog"] and f.tfs.tolist() == [70_000, 1, 1, 2] and f.docs.tolist() == [0, 2, 0, 1]
