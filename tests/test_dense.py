@@ -325,3 +325,40 @@ def test_sigkilled_encoding_resumes_to_identical_embeddings(tiny_model: Path, tm
     assert resumed._store is not None
     np.testing.assert_array_equal(all_embeddings(resumed._store), expected)
     assert resumed.search(QUERIES, 5) == clean.search(QUERIES, 5)
+
+
+def test_encoding_a_streamed_corpus_gives_the_same_shards(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corpus read from disk shard by shard (lengths measured in chunks) gives the plan and
+    embeddings of the in-memory corpus, and those of encoding every text at once as before."""
+    from beirctl.dense import encoding
+    from beirctl.dense.encoding import length_order
+    from tests.conftest import write_dataset
+
+    corpus = make_corpus(230, seed=4)
+    rows = [{"_id": i, "title": d.title, "text": d.text} for i, d in corpus.items()]
+    folder = write_dataset(tmp_path / "data", corpus=rows, qrels=[("q1", "doc1", 1)])
+    streamed = load_folder(folder, stream=True).corpus
+    assert type(streamed).__name__ == "StreamingCorpus"
+    monkeypatch.setattr(encoding, "LENGTH_CHUNK", 17)
+    params = DenseParams(model=str(tiny_model), shard_size=64, batch_size=16, passage_prefix="passage: ")
+    memory = DenseRetriever(params, cache_dir=tmp_path / "memory")
+    memory.index(corpus, "c")
+    stream = DenseRetriever(params, cache_dir=tmp_path / "stream")
+    stream.index(streamed, "c")
+    assert memory._store is not None and stream._store is not None
+    assert memory._store.read_plan() == stream._store.read_plan()
+    shards = sorted(p.name for p in memory._store.folder.glob("shard-*.npy"))
+    assert len(shards) == 4  # 230 / 64
+    for name in shards:
+        assert (memory._store.folder / name).read_bytes() == (stream._store.folder / name).read_bytes()
+    # What the encoder made before streaming: every text built up front, lengths in one call.
+    texts = {d: "passage: " + doc_text(doc.title, doc.text) for d, doc in corpus.items()}
+    ids = list(corpus)
+    enc = memory.encoder
+    ordered = [ids[i] for i in length_order(enc.lengths([texts[d] for d in ids]))]
+    assert stream.doc_ids == ordered
+    expected = np.concatenate([enc.encode([texts[d] for d in ordered[lo : lo + 64]]) for lo in range(0, 230, 64)])
+    np.testing.assert_array_equal(all_embeddings(stream._store), expected)
+    assert stream.search(QUERIES, 10) == memory.search(QUERIES, 10)

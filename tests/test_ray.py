@@ -140,3 +140,41 @@ def test_dense_encoding_sharded_over_ray_actors(cluster: None, tmp_path: Path) -
     again = DenseRetriever(params, cache_dir=tmp_path / "ray")
     again.index(corpus, "c")
     assert not again.model_loaded
+
+
+def test_ray_actors_encode_a_streamed_corpus(cluster: None, tmp_path: Path) -> None:
+    """Shards sent to the actors a few at a time, read from a corpus on disk, are the bytes the
+    actors make from the corpus in memory."""
+    pytest.importorskip("sentence_transformers")
+    import numpy as np
+
+    from beirctl.datasets import load_folder
+    from beirctl.dense.tiny import build_tiny_bert
+    from beirctl.retrievers.dense import DenseParams, DenseRetriever
+    from tests.conftest import write_dataset
+
+    model = build_tiny_bert(tmp_path / "tiny-encoder", "encoder")
+    rows = [{"_id": f"x{i}", "title": "", "text": f"passage {i} about {'cats ' * (i % 7)}birds"} for i in range(45)]
+    corpus = load_folder(write_dataset(tmp_path / "data", corpus=rows, qrels=[("q1", "x1", 1)]), stream=True).corpus
+    params = DenseParams(model=str(model), shard_size=4, batch_size=4)
+    stores = {}
+    for name, source in (("memory", dict(corpus.items())), ("stream", corpus)):
+        r = DenseRetriever(params, cache_dir=tmp_path / name)
+        r.encode_workers = 2  # 12 shards: more than the 4 kept in flight
+        r.index(source, "c")
+        assert r._store is not None
+        stores[name] = r._store
+    names = sorted(p.name for p in stores["memory"].folder.glob("shard-*.npy"))
+    assert len(names) == 12
+    for name in names:
+        assert (stores["stream"].folder / name).read_bytes() == (stores["memory"].folder / name).read_bytes()
+    local = DenseRetriever(params, cache_dir=tmp_path / "local")
+    local.index(corpus, "c")
+    assert local._store is not None
+    # One-thread actors and the multi-threaded local encoder may differ in the last bit.
+    np.testing.assert_allclose(
+        np.concatenate([np.asarray(s) for s in local._store.shards()]),
+        np.concatenate([np.asarray(s) for s in stores["stream"].shards()]),
+        rtol=0,
+        atol=1e-6,
+    )

@@ -4,18 +4,57 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from beirctl.datasets.stream import take
+from beirctl.datasets.types import Corpus
 from beirctl.dense.cache import ShardStore
 from beirctl.dense.models import ModelRef
+
+# Texts tokenized at a time to measure lengths for the plan (bounds memory on large corpora).
+LENGTH_CHUNK = 10_000
 
 
 def doc_text(title: str, text: str) -> str:
     """Corpus text as BEIR and MTEB build it: ``(title + " " + text).strip()``."""
     return (title + " " + text).strip()
+
+
+class CorpusTexts(Mapping[str, str]):
+    """The passages to encode, ``prefix + doc_text(title, text)`` by document id, made from the
+    corpus when asked for: nothing is materialised for the whole corpus (a streamed corpus is
+    read from disk, one shard's documents at a time)."""
+
+    def __init__(self, corpus: Corpus, prefix: str = "") -> None:
+        self.corpus = corpus
+        self.prefix = prefix
+
+    def __getitem__(self, doc_id: str) -> str:
+        doc = self.corpus[doc_id]
+        return self.prefix + doc_text(doc.title, doc.text)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.corpus)
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self.corpus
+
+    def take(self, ids: Sequence[str]) -> list[str]:
+        """The texts of ``ids``, in that order (batched reads from a streamed corpus)."""
+        return [self.prefix + doc_text(d.title, d.text) for d in take(self.corpus, ids)]
+
+
+def take_texts(texts: Mapping[str, str], ids: Sequence[str]) -> list[str]:
+    """``[texts[i] for i in ids]``, through :meth:`CorpusTexts.take` when it can."""
+    if isinstance(texts, CorpusTexts):
+        return texts.take(ids)
+    return [texts[i] for i in ids]
 
 
 def resolve_device(device: str) -> str:
@@ -77,17 +116,24 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Cal
 
 
 def plan_corpus(
-    store: ShardStore, ids: list[str], texts: dict[str, str], encoder: BatchEncoder, shard_size: int
+    store: ShardStore, ids: list[str], texts: Mapping[str, str], encoder: BatchEncoder, shard_size: int
 ) -> dict[str, Any]:
-    """Fix the encoding order (longest first) and the shards before any shard is written."""
-    order = length_order(encoder.lengths([texts[i] for i in ids]))
+    """Fix the encoding order (longest first) and the shards before any shard is written.
+
+    Lengths are measured ``LENGTH_CHUNK`` texts at a time (a text's length does not depend on
+    the others), so only that many texts are in memory.
+    """
+    lengths: list[int] = []
+    for lo in range(0, len(ids), LENGTH_CHUNK):
+        lengths.extend(encoder.lengths(take_texts(texts, ids[lo : lo + LENGTH_CHUNK])))
+    order = length_order(lengths)
     return store.write_plan([ids[i] for i in order], shard_size)
 
 
 def encode_corpus(
     store: ShardStore,
     ids: list[str],
-    texts: dict[str, str],
+    texts: Mapping[str, str],
     encoder_factory: Callable[[], BatchEncoder],
     shard_size: int,
     description: str = "encoding",
@@ -95,6 +141,7 @@ def encode_corpus(
 ) -> None:
     """Encode ``texts`` (by id) into ``store``'s shards, longest first, resuming a killed run.
 
+    Only one shard's texts are read at a time (``texts`` may be a :class:`CorpusTexts`).
     The encoding order is fixed in the plan before the first shard, so a resumed run encodes the
     remaining shards with exactly the batches an uninterrupted run would have used.
     """
@@ -113,7 +160,7 @@ def encode_corpus(
         for i in todo:
             if encoder is None:
                 encoder = encoder_factory()
-            chunk = [texts[d] for d in ordered[i * size : (i + 1) * size]]
+            chunk = take_texts(texts, ordered[i * size : (i + 1) * size])
             store.write_shard(i, encoder.encode(chunk))
             advance(len(chunk))
             if on_shard is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from beirctl.errors import BeirctlError
@@ -129,7 +130,7 @@ class _ShardEncoder:
 def encode_shards(
     store: Any,
     plan: dict[str, Any],
-    texts: dict[str, str],
+    texts: Mapping[str, str],
     params: dict[str, Any],
     cache_dir: str | None,
     workers: int,
@@ -139,9 +140,13 @@ def encode_shards(
 
     Each actor writes the same shard files the local encoder writes (atomically), so a corpus
     encoded on a cluster is reused locally and the reverse; a killed run resumes either way.
+    The driver reads a shard's texts (from a streamed corpus: from disk) only when it is about to
+    be sent: at most two shards per actor are in flight.
     """
     ray = connect(None)  # the cluster already joined, or a local one
     from ray.util import ActorPool
+
+    from beirctl.dense.encoding import take_texts
 
     size = int(plan["shard_size"])
     ordered: list[str] = plan["ids"]
@@ -149,8 +154,20 @@ def encode_shards(
     if not todo:
         return
     actor = ray.remote(num_cpus=1)(_ShardEncoder)
-    pool = ActorPool([actor.remote(params, cache_dir) for _ in range(max(1, min(workers, len(todo))))])
-    jobs: list[Any] = [(i, [texts[d] for d in ordered[i * size : (i + 1) * size]]) for i in todo]
-    for i in pool.map_unordered(lambda a, job: a.encode.remote(str(store.folder), store.fmt, job[0], job[1]), jobs):
+    actors = [actor.remote(params, cache_dir) for _ in range(max(1, min(workers, len(todo))))]
+    pool = ActorPool(actors)
+    pending = iter(todo)
+
+    def submit() -> None:
+        i = next(pending, None)
+        if i is not None:
+            shard = take_texts(texts, ordered[i * size : (i + 1) * size])
+            pool.submit(lambda a, job: a.encode.remote(str(store.folder), store.fmt, *job), (i, shard))
+
+    for _ in range(2 * len(actors)):
+        submit()
+    while pool.has_next():
+        i = pool.get_next_unordered()
+        submit()
         if on_shard is not None:
             on_shard(i)

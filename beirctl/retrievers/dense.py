@@ -10,7 +10,7 @@ from pydantic import Field
 
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
-from beirctl.dense.encoding import DenseEncoder, doc_text, encode_corpus, plan_corpus
+from beirctl.dense.encoding import CorpusTexts, DenseEncoder, encode_corpus, plan_corpus, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.dense.search import exact_search, faiss_index, faiss_search
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
@@ -115,10 +115,10 @@ class DenseRetriever(LazyModel, Retriever):
     def index(self, corpus: Corpus, corpus_id: str) -> None:
         _, passage_prefix = self._prefixes()
         ids = list(corpus)
-        texts = {d: passage_prefix + doc_text(doc.title, doc.text) for d, doc in corpus.items()}
+        texts = CorpusTexts(corpus, passage_prefix)  # read per shard, not all at once
         root = self._root()
         if root is None:
-            emb = self.encoder.encode_sorted([texts[d] for d in ids])
+            emb = self.encoder.encode_sorted(take_texts(texts, ids))
             self._memory = {"ids": ids, "emb": emb}
             self.doc_ids = ids
         else:

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
-from beirctl.dense.encoding import doc_text, encode_corpus, length_order, resolve_device
+from beirctl.dense.encoding import CorpusTexts, encode_corpus, length_order, resolve_device, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.retrievers.base import Retriever, RetrieverParams, Run
 
@@ -152,10 +152,10 @@ class SpladeRetriever(LazyModel, Retriever):
         import scipy.sparse
 
         ids = list(corpus)
-        texts = {d: doc_text(doc.title, doc.text) for d, doc in corpus.items()}
+        texts = CorpusTexts(corpus)  # read per shard, not all at once
         root = self._root()
         if root is None:
-            matrix = self.encoder.encode_sorted([texts[d] for d in ids])
+            matrix = self.encoder.encode_sorted(take_texts(texts, ids))
             self.doc_ids = ids
         else:
             store = ShardStore(root / "corpus" / cache_key({"corpus": corpus_id, **self._options()}), "sparse")
