@@ -95,15 +95,18 @@ class FieldIndex:
         """The index of :meth:`EnglishAnalyzer.analyze_ids`'s output (same as ``build``)."""
         n_docs = len(counts)
         stride = max(n_docs, 1)
-        doc_idx = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
+        # (term, doc) keys in 32 bits where they fit: numpy sorts them twice as fast as 64-bit ones.
+        key_type = np.int32 if len(terms) * stride < 2**31 else np.int64
         keep = ids >= 0
-        term_ids, doc_idx = ids[keep], doc_idx[keep]
+        doc_idx = np.repeat(np.arange(n_docs, dtype=key_type), counts)[keep]
         lengths = np.bincount(doc_idx, minlength=n_docs)
         # Sort terms lexicographically (like Lucene's term dictionary) so the layout is canonical.
         order = sorted(range(len(terms)), key=terms.__getitem__)
-        remap = np.empty(len(terms), dtype=np.int64)
-        remap[order] = np.arange(len(terms))
-        keys = remap[term_ids] * stride + doc_idx
+        remap = np.empty(len(terms), dtype=key_type)
+        remap[order] = np.arange(len(terms), dtype=key_type)
+        keys = remap[ids[keep]]
+        keys *= stride
+        keys += doc_idx
         keys.sort()
         if keys.size:
             first = np.empty(keys.size, dtype=bool)
