@@ -5,6 +5,7 @@ from beirctl.datasets.download import download
 from beirctl.datasets.hub import load_hub
 from beirctl.datasets.loader import load_folder
 from beirctl.datasets.paths import data_dir, dataset_folder, is_cached
+from beirctl.datasets.stream import StreamingCorpus, iter_chunks
 from beirctl.datasets.types import Corpus, Dataset, Document, Qrels, Queries
 
 __all__ = [
@@ -18,10 +19,12 @@ __all__ = [
     "Document",
     "Qrels",
     "Queries",
+    "StreamingCorpus",
     "data_dir",
     "dataset_folder",
     "download",
     "is_cached",
+    "iter_chunks",
     "load_folder",
     "load_hub",
 ]
