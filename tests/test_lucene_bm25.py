@@ -58,9 +58,7 @@ def test_repeated_query_terms_weigh_by_count() -> None:
 def test_multifield_sums_fields_with_weights() -> None:
     flat = LuceneBM25Retriever(LuceneBM25Params(fields="multifield", anserini_scores=False))
     flat.index(CORPUS, "tiny")
-    heavy = LuceneBM25Retriever(
-        LuceneBM25Params(fields="multifield", title_weight=3.0, anserini_scores=False)
-    )
+    heavy = LuceneBM25Retriever(LuceneBM25Params(fields="multifield", title_weight=3.0, anserini_scores=False))
     heavy.index(CORPUS, "tiny")
     assert flat.searcher is not None
     assert set(flat.searcher.index.fields) == {"contents", "title"}
@@ -110,9 +108,7 @@ def _official() -> dict[tuple[str, str], dict[str, str]]:
     not (SHARED / "beir" / "scifact" / "corpus.jsonl").is_file(),
     reason=f"real BEIR data not found at {SHARED} (set BEIRCTL_SHARED)",
 )
-@pytest.mark.parametrize(
-    ("name", "fields"), [("scifact", "flat"), ("nfcorpus", "flat"), ("nfcorpus", "multifield")]
-)
+@pytest.mark.parametrize(("name", "fields"), [("scifact", "flat"), ("nfcorpus", "flat"), ("nfcorpus", "multifield")])
 def test_reproduces_anserini(name: str, fields: str) -> None:
     from beirctl.datasets.loader import load_folder
     from beirctl.evaluation import evaluate, read_run
