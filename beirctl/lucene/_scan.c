@@ -166,8 +166,14 @@ static Py_ssize_t vocab_add(Vocab *v, const uint32_t *chars, Py_ssize_t n) {
     return id;
 }
 
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
 /* Add the token text[a..b), ASCII letters lowercased, and append its id to ids. */
-static int emit(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, Py_ssize_t a, Py_ssize_t b) {
+INLINE int emit(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, Py_ssize_t a, Py_ssize_t b) {
     Py_ssize_t n = b - a;
     if (buf_reserve(tmp, n * 4) < 0 || buf_reserve(ids, 4) < 0)
         return -1;
@@ -186,7 +192,7 @@ static int emit(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, Py_ssi
 }
 
 /* Tokenize one text into spans (pairs of Py_ssize_t in spans); 1 if it needs the fallback. */
-static int split(const uint8_t *table, int kind, const void *data, Py_ssize_t n, Py_ssize_t max_len, Buf *spans,
+INLINE int split(const uint8_t *table, int kind, const void *data, Py_ssize_t n, Py_ssize_t max_len, Buf *spans,
                  Py_ssize_t *nspans) {
     Py_ssize_t p = 0, k = 0;
     spans->len = 0;
@@ -263,6 +269,37 @@ static int split(const uint8_t *table, int kind, const void *data, Py_ssize_t n,
     return 0;
 }
 
+/* split and emit with the string kind a compile-time constant (PyUnicode_READ then needs no
+   switch per character): about twice as fast. */
+static int split_any(const uint8_t *table, int kind, const void *data, Py_ssize_t n, Py_ssize_t max_len, Buf *spans,
+                     Py_ssize_t *nspans) {
+    switch (kind) {
+    case PyUnicode_1BYTE_KIND:
+        return split(table, PyUnicode_1BYTE_KIND, data, n, max_len, spans, nspans);
+    case PyUnicode_2BYTE_KIND:
+        return split(table, PyUnicode_2BYTE_KIND, data, n, max_len, spans, nspans);
+    default:
+        return split(table, PyUnicode_4BYTE_KIND, data, n, max_len, spans, nspans);
+    }
+}
+
+static int emit_spans(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, const Py_ssize_t *sp, Py_ssize_t k) {
+#define EMIT_ALL(KIND)                                                                                                 \
+    for (Py_ssize_t j = 0; j < k; j++)                                                                                \
+        if (emit(v, ids, tmp, KIND, data, sp[2 * j], sp[2 * j + 1]) < 0)                                              \
+            return -1;                                                                                                 \
+    return 0;
+    switch (kind) {
+    case PyUnicode_1BYTE_KIND:
+        EMIT_ALL(PyUnicode_1BYTE_KIND)
+    case PyUnicode_2BYTE_KIND:
+        EMIT_ALL(PyUnicode_2BYTE_KIND)
+    default:
+        EMIT_ALL(PyUnicode_4BYTE_KIND)
+    }
+#undef EMIT_ALL
+}
+
 PyDoc_STRVAR(scan_doc,
              "scan(texts, table, max_len, fallback) -> (tokens, ids, counts)\n\n"
              "Tokenize each text; tokens: the distinct tokens (ASCII lowercased) in order of first\n"
@@ -305,14 +342,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
         Py_ssize_t n = PyUnicode_GET_LENGTH(text), k = 0;
-        int r = split(tab, kind, data, n, max_len, &spans, &k);
+        int r = split_any(tab, kind, data, n, max_len, &spans, &k);
         if (r < 0)
             goto fail;
         if (r == 0) {
-            const Py_ssize_t *sp = (const Py_ssize_t *)spans.data;
-            for (Py_ssize_t j = 0; j < k; j++)
-                if (emit(&v, &ids, &tmp, kind, data, sp[2 * j], sp[2 * j + 1]) < 0)
-                    goto fail;
+            if (emit_spans(&v, &ids, &tmp, kind, data, (const Py_ssize_t *)spans.data, k) < 0)
+                goto fail;
         } else {
             PyObject *toks = PyObject_CallOneArg(fallback, text);
             if (!toks)
