@@ -119,3 +119,27 @@ def test_real_corpus_terms_equal_the_pure_python_path(name: str, monkeypatch: py
     monkeypatch.setattr(analysis, "_stem", porter_stem)
     slow = EnglishAnalyzer().analyze_ids(texts, processes=1)
     assert _per_text(*fast) == _per_text(*slow)
+
+
+@compiled
+def test_term_ids_equal_term_id() -> None:
+    """The compiled token -> term id step (possessive, lowercase, stop words, Porter) on edge cases."""
+    from beirctl.lucene import _scan
+
+    tokens = ["Dog's", "dogs'", "IT'S", "it's", "The", "s", "'s", "x's", "RUNNING", "naïve's", "Cat\u2019s", "cats"]
+    tokens += ["ＳＨＯＵＴ's", "İstanbul", "a", "and", "Running", "relational", "possibly", "", "ß's"]
+    fast: dict[str, int] = {}
+    ids = np.frombuffer(_scan.term_ids(tokens, analysis.ENGLISH_STOP_WORDS, fast, EnglishAnalyzer()._term), np.int64)
+    slow: dict[str, int] = {}
+    reference = EnglishAnalyzer()
+    assert ids.tolist() == [reference._term_id(t, slow) for t in tokens]
+    assert fast == slow
+    terms = {i: t for t, i in fast.items()}
+    by_token = {tok: terms.get(int(i)) for tok, i in zip(tokens, ids)}
+    assert by_token["Dog's"] == "dog" and by_token["RUNNING"] == by_token["Running"] == "run"
+    assert by_token["IT'S"] is None and by_token["The"] is None and by_token["a"] is None
+    assert by_token["x's"] == "x" and by_token["relational"] == "relat" and by_token["possibly"] == "possibl"
+    with pytest.raises(TypeError, match="not a str"):
+        _scan.term_ids(["a", 1], analysis.ENGLISH_STOP_WORDS, {}, str)
+    with pytest.raises(TypeError, match="fallback must return a str"):
+        _scan.term_ids(["é"], analysis.ENGLISH_STOP_WORDS, {}, lambda t: 1)

@@ -694,6 +694,20 @@ static void step6(Stem *z) {
 
 PyDoc_STRVAR(porter_doc, "porter(word) -> str\n\nStem a lowercase word as Lucene's PorterStemmer does.");
 
+/* Stem b[0..n) in place (b has room for n + 4 code points); the stem's length. */
+static Py_ssize_t stem_buf(Py_UCS4 *b, Py_ssize_t n) {
+    if (n <= 2)
+        return n;
+    Stem z = {b, n - 1, 0};
+    step1(&z);
+    step2(&z);
+    step3(&z);
+    step4(&z);
+    step5(&z);
+    step6(&z);
+    return z.k + 1;
+}
+
 static PyObject *porter(PyObject *self, PyObject *word) {
     if (!PyUnicode_Check(word)) {
         PyErr_SetString(PyExc_TypeError, "porter() takes a str");
@@ -709,28 +723,123 @@ static PyObject *porter(PyObject *self, PyObject *word) {
     Py_UCS4 *b = n + 4 <= 64 ? small : PyMem_Malloc((size_t)(n + 4) * sizeof(Py_UCS4));
     if (!b)
         return PyErr_NoMemory();
-    if (!PyUnicode_AsUCS4(word, b, n + 4, 0)) {
-        if (b != small)
-            PyMem_Free(b);
-        return NULL;
-    }
-    Stem z = {b, n - 1, 0};
-    step1(&z);
-    step2(&z);
-    step3(&z);
-    step4(&z);
-    step5(&z);
-    step6(&z);
-    PyObject *out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, z.k + 1);
+    PyObject *out = NULL;
+    if (PyUnicode_AsUCS4(word, b, n + 4, 0))
+        out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, stem_buf(b, n));
     if (b != small)
         PyMem_Free(b);
     return out;
+}
+
+/* The id of term in term_ids, added as len(term_ids) if new (dict.setdefault); -1 on error. */
+static int64_t term_id(PyObject *term_ids, PyObject *term) {
+    PyObject *id = PyDict_GetItemWithError(term_ids, term);
+    if (id)
+        return (int64_t)PyLong_AsLongLong(id);
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *next = PyLong_FromSsize_t(PyDict_GET_SIZE(term_ids));
+    if (!next || PyDict_SetItem(term_ids, term, next) < 0) {
+        Py_XDECREF(next);
+        return -1;
+    }
+    Py_DECREF(next);
+    return (int64_t)PyDict_GET_SIZE(term_ids) - 1;
+}
+
+PyDoc_STRVAR(term_ids_doc,
+             "term_ids(tokens, stop_words, term_ids, fallback) -> bytes\n\n"
+             "The term id (int64; -1 for a stop word) of each token, as EnglishAnalyzer._term_id gives it:\n"
+             "an ASCII token goes through the possessive filter, ASCII lowercasing, the stop set and the\n"
+             "Porter stemmer here; any other token's term is fallback(token) (\"\" for a stop word).\n"
+             "New terms are added to the dict term_ids with the next id.");
+
+static PyObject *term_ids(PyObject *self, PyObject *args) {
+    PyObject *tokens, *stop, *ids_dict, *fallback;
+    if (!PyArg_ParseTuple(args, "OOO!O:term_ids", &tokens, &stop, &PyDict_Type, &ids_dict, &fallback))
+        return NULL;
+    PyObject *seq = PySequence_Fast(tokens, "tokens must be a sequence");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * 8);
+    Py_UCS4 *b = NULL;
+    Py_ssize_t cap = 0;
+    if (!out)
+        goto fail;
+    int64_t *ids = (int64_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *tok = PySequence_Fast_GET_ITEM(seq, i), *term;
+        if (!PyUnicode_Check(tok)) {
+            PyErr_Format(PyExc_TypeError, "token %zd is not a str", i);
+            goto fail;
+        }
+        if (PyUnicode_IS_ASCII(tok)) {
+            const char *data = (const char *)PyUnicode_DATA(tok);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(tok);
+            /* EnglishPossessiveFilter (the non-ASCII apostrophes make a token non-ASCII) */
+            if (len >= 2 && (data[len - 1] == 's' || data[len - 1] == 'S') && data[len - 2] == '\'')
+                len -= 2;
+            if (len + 4 > cap) {
+                cap = 2 * (len + 4);
+                PyMem_Free(b);
+                b = PyMem_Malloc((size_t)cap * sizeof(Py_UCS4));
+                if (!b) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+            }
+            for (Py_ssize_t j = 0; j < len; j++) {
+                Py_UCS4 c = (unsigned char)data[j];
+                b[j] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+            }
+            PyObject *lowered = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, len);
+            if (!lowered)
+                goto fail;
+            int is_stop = PySet_Contains(stop, lowered);
+            Py_DECREF(lowered);
+            if (is_stop < 0)
+                goto fail;
+            if (is_stop) {
+                ids[i] = -1;
+                continue;
+            }
+            term = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, stem_buf(b, len));
+        } else {
+            term = PyObject_CallOneArg(fallback, tok);
+            if (term && !PyUnicode_Check(term)) {
+                PyErr_SetString(PyExc_TypeError, "fallback must return a str");
+                Py_CLEAR(term);
+            }
+        }
+        if (!term)
+            goto fail;
+        if (PyUnicode_GET_LENGTH(term) == 0) {
+            ids[i] = -1;
+        } else {
+            ids[i] = term_id(ids_dict, term);
+            if (ids[i] < 0 && PyErr_Occurred()) {
+                Py_DECREF(term);
+                goto fail;
+            }
+        }
+        Py_DECREF(term);
+    }
+    PyMem_Free(b);
+    Py_DECREF(seq);
+    return out;
+fail:
+    PyMem_Free(b);
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
     {"unknown", unknown, METH_VARARGS, unknown_doc},
     {"porter", porter, METH_O, porter_doc},
+    {"term_ids", term_ids, METH_VARARGS, term_ids_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -470,7 +470,7 @@ class EnglishAnalyzer:
         """(term ids, token counts) of texts with the compiled scanner: Python runs once per
         distinct token, numpy maps the occurrences."""
         tokens, occurrences, counts = _scan_tokens(texts, self.max_token_length)
-        ids = np.fromiter((self._term_id(t, term_ids) for t in tokens), dtype=np.int64, count=len(tokens))
+        ids = np.frombuffer(_scan.term_ids(tokens, ENGLISH_STOP_WORDS, term_ids, self._term), dtype=np.int64)
         return ids[occurrences], counts
 
     def _python_parts(self, texts: Sequence[str], term_ids: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
