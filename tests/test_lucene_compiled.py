@@ -103,7 +103,11 @@ def test_scanner_rejects_bad_input() -> None:
         _scan.scan(["a"], bytearray(10), 255, analysis.tokenize)
     with pytest.raises(TypeError, match="not a str"):
         _scan.scan(["a", 1], analysis._CLASS_TABLE, 255, analysis.tokenize)
-    assert _scan.unknown(["café", "x"], table) == {ord("é")}
+    assert _scan.unknown(["café", "x", "ascii only"], table) == {ord("é")}
+    table[ord("x")] = 255  # ASCII entries are the caller's to fill: scan() refuses, unknown() skips them
+    assert _scan.unknown(["x"], table) == set()
+    with pytest.raises(ValueError, match="without a class"):
+        _scan.scan(["x"], table, 255, analysis.tokenize)
 
 
 @needs_shared

@@ -300,6 +300,18 @@ static int emit_spans(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, 
 #undef EMIT_ALL
 }
 
+/* A read-only view of the class table; -1 (with an exception) unless it has TABLE_SIZE bytes. */
+static int get_table(PyObject *obj, Py_buffer *view) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len != TABLE_SIZE) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "the class table must have 0x110000 entries");
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(scan_doc,
              "scan(texts, table, max_len, fallback) -> (tokens, ids, counts)\n\n"
              "Tokenize each text; tokens: the distinct tokens (ASCII lowercased) in order of first\n"
@@ -316,17 +328,13 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     if (!seq)
         return NULL;
     Py_buffer table;
-    if (PyObject_GetBuffer(table_obj, &table, PyBUF_SIMPLE) < 0) {
+    if (get_table(table_obj, &table) < 0) {
         Py_DECREF(seq);
         return NULL;
     }
     PyObject *result = NULL;
     Vocab v;
     Buf ids = {0}, counts = {0}, tmp = {0}, spans = {0};
-    if (table.len != TABLE_SIZE) {
-        PyErr_SetString(PyExc_ValueError, "the class table must have 0x110000 entries");
-        goto done;
-    }
     if (vocab_init(&v) < 0)
         goto done;
     const uint8_t *tab = table.buf;
@@ -401,7 +409,8 @@ done:
 
 PyDoc_STRVAR(unknown_doc,
              "unknown(texts, table) -> set of int\n\n"
-             "The code points of the texts whose entry in table is 255 (not classified yet).");
+             "The non-ASCII code points of the texts whose entry in table is 255 (not classified yet);\n"
+             "the ASCII entries must be filled already.");
 
 static PyObject *unknown(PyObject *self, PyObject *args) {
     PyObject *texts, *table_obj;
@@ -411,16 +420,11 @@ static PyObject *unknown(PyObject *self, PyObject *args) {
     if (!seq)
         return NULL;
     Py_buffer table;
-    if (PyObject_GetBuffer(table_obj, &table, PyBUF_SIMPLE) < 0) {
+    if (get_table(table_obj, &table) < 0) {
         Py_DECREF(seq);
         return NULL;
     }
-    PyObject *out = NULL;
-    if (table.len != TABLE_SIZE) {
-        PyErr_SetString(PyExc_ValueError, "the class table must have 0x110000 entries");
-        goto done;
-    }
-    out = PySet_New(NULL);
+    PyObject *out = PySet_New(NULL);
     if (!out)
         goto done;
     const uint8_t *tab = table.buf;
@@ -435,6 +439,8 @@ static PyObject *unknown(PyObject *self, PyObject *args) {
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
         Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        if (PyUnicode_IS_ASCII(text))
+            continue; /* the caller classifies ASCII once, up front */
         for (Py_ssize_t j = 0; j < n; j++) {
             Py_UCS4 c = PyUnicode_READ(kind, data, j);
             if (tab[c] == C_UNKNOWN) {

@@ -57,6 +57,20 @@ def byte4_to_int(norms: np.ndarray) -> np.ndarray:
     return dec.astype(np.int64)
 
 
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort ``keys`` in place; its distinct values and how often each occurs (np.unique with
+    counts, without its copies)."""
+    keys.sort()
+    if not keys.size:
+        return keys, np.empty(0, dtype=np.int64)
+    first = np.empty(keys.size, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    return keys[starts], np.diff(np.append(starts, keys.size))
+
+
 @dataclass
 class FieldIndex:
     """Postings of one field: term-major CSR (``indptr`` over ``docs``/``tfs``) plus statistics.
@@ -107,16 +121,7 @@ class FieldIndex:
         keys = remap[ids[keep]]
         keys *= stride
         keys += doc_idx
-        keys.sort()
-        if keys.size:
-            first = np.empty(keys.size, dtype=bool)
-            first[0] = True
-            np.not_equal(keys[1:], keys[:-1], out=first[1:])
-            starts = np.flatnonzero(first)
-            tfs = np.diff(np.append(starts, keys.size))
-            keys = keys[starts]
-        else:
-            tfs = keys
+        keys, tfs = _runs(keys)
         rows = keys // stride
         indptr = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=len(terms)), out=indptr[1:])
@@ -199,18 +204,7 @@ class FieldBuilder:
         keys += doc_idx
         self.lengths.append(np.bincount(doc_idx, minlength=n).astype(np.int32))
         del doc_idx
-        keys.sort()
-        if keys.size:
-            first = np.empty(keys.size, dtype=bool)
-            first[0] = True
-            np.not_equal(keys[1:], keys[:-1], out=first[1:])
-            starts = np.flatnonzero(first)
-            del first
-            tfs = np.diff(np.append(starts, keys.size))
-            keys = keys[starts]
-            del starts
-        else:
-            tfs = np.empty(0, dtype=np.int64)
+        keys, tfs = _runs(keys)
         rows = keys // stride
         keys -= rows * stride
         keys += self.n_docs
