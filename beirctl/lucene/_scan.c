@@ -312,6 +312,14 @@ static int get_table(PyObject *obj, Py_buffer *view) {
     return 0;
 }
 
+/* texts as a fast sequence (new reference) and a view of the class table; NULL on error. */
+static PyObject *texts_and_table(PyObject *texts, PyObject *table_obj, Py_buffer *table) {
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq && get_table(table_obj, table) < 0)
+        Py_CLEAR(seq);
+    return seq;
+}
+
 PyDoc_STRVAR(scan_doc,
              "scan(texts, table, max_len, fallback) -> (tokens, ids, counts)\n\n"
              "Tokenize each text; tokens: the distinct tokens (ASCII lowercased) in order of first\n"
@@ -324,14 +332,10 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     Py_ssize_t max_len;
     if (!PyArg_ParseTuple(args, "OOnO:scan", &texts, &table_obj, &max_len, &fallback))
         return NULL;
-    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    Py_buffer table;
+    PyObject *seq = texts_and_table(texts, table_obj, &table);
     if (!seq)
         return NULL;
-    Py_buffer table;
-    if (get_table(table_obj, &table) < 0) {
-        Py_DECREF(seq);
-        return NULL;
-    }
     PyObject *result = NULL;
     Vocab v;
     Buf ids = {0}, counts = {0}, tmp = {0}, spans = {0};
@@ -416,14 +420,10 @@ static PyObject *unknown(PyObject *self, PyObject *args) {
     PyObject *texts, *table_obj;
     if (!PyArg_ParseTuple(args, "OO:unknown", &texts, &table_obj))
         return NULL;
-    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    Py_buffer table;
+    PyObject *seq = texts_and_table(texts, table_obj, &table);
     if (!seq)
         return NULL;
-    Py_buffer table;
-    if (get_table(table_obj, &table) < 0) {
-        Py_DECREF(seq);
-        return NULL;
-    }
     PyObject *out = PySet_New(NULL);
     if (!out)
         goto done;
