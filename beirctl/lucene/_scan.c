@@ -487,35 +487,25 @@ static int cons(const Stem *z, Py_ssize_t i) {
     }
 }
 
+/* The first index from i to j whose cons() is want, or j + 1. */
+static Py_ssize_t skip_to(const Stem *z, Py_ssize_t i, int want) {
+    while (i <= z->j && cons(z, i) != want)
+        i++;
+    return i;
+}
+
 /* The number of VC sequences in b[0..j]. */
 static int measure(const Stem *z) {
     int n = 0;
-    Py_ssize_t i = 0, j = z->j;
+    Py_ssize_t i = skip_to(z, 0, 0) + 1; /* past the leading consonants and the first vowel */
     for (;;) {
-        if (i > j)
+        i = skip_to(z, i, 1);
+        if (i > z->j)
             return n;
-        if (!cons(z, i))
-            break;
-        i++;
-    }
-    i++;
-    for (;;) {
-        for (;;) {
-            if (i > j)
-                return n;
-            if (cons(z, i))
-                break;
-            i++;
-        }
-        i++;
-        n++;
-        for (;;) {
-            if (i > j)
-                return n;
-            if (!cons(z, i))
-                break;
-            i++;
-        }
+        n++; /* a vowel run ended by a consonant */
+        i = skip_to(z, i + 1, 0);
+        if (i > z->j)
+            return n;
         i++;
     }
 }
