@@ -28,7 +28,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except BeirctlError as exc:
-            err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # One line, whatever the message quotes (a line break in a key, a file name...).
+            text = " ".join(str(exc).splitlines())
+            err_console.print(f"[red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; finished results are kept, run again to resume")
@@ -124,7 +126,13 @@ def datasets_download(
             def update(done: int, total: int | None, task: Any = task) -> None:
                 progress.update(task, completed=done, total=total)
 
-            folder = download(name, root, force=force, progress=update)
+            try:
+                folder = download(name, root, force=force, progress=update)
+            except OSError as exc:  # download() reports disk errors itself; this is the last resort
+                where = exc.filename or root
+                raise BeirctlError(
+                    f"{where}: {exc.strerror or exc}; check the data dir or pass --data-dir to another folder"
+                ) from None
             progress.update(task, description=f"{name} ✓")
             progress.console.print(f"{name}: {folder}")
 
@@ -161,7 +169,11 @@ def run(
             scores = "  ".join(f"{k} {v:.4f}" for k, v in info["aggregate"].items())
             err_console.print(f"  {pair}: [green]{scores}[/]")
         elif event == "failed":
-            err_console.print(f"  {pair}: [red]failed[/]: {info['error']}")
+            err_console.print(f"  {pair}: [red]failed[/]: {escape(info['error'])}")
+        elif event == "warning":
+            err_console.print(f"  {pair}: [yellow]warning[/]: {escape(info['message'])}")
+        elif event == "waiting":
+            err_console.print(f"  {pair}: another beirctl process holds {escape(info['path'])}; waiting for it")
 
     with err_console.status("running") if sys.stderr.isatty() else _null():
         summary = run_config(
@@ -259,9 +271,9 @@ def show(
     ] = None,
 ) -> None:
     """Show results as a datasets × retrievers table."""
-    from beirctl.results import collect, render
+    from beirctl.results import render
 
-    entries = collect(results_dir)
+    entries = _collect_all([results_dir])
     if fmt == "table":
         _print_table(entries, metric, reference)
         return
@@ -300,10 +312,20 @@ def run_cli() -> None:
     app()
 
 
-def _collect_all(results: list[Path]) -> list[dict[str, Any]]:
+def _collect_all(results: list[Path], check_stale: bool = True) -> list[dict[str, Any]]:
     from beirctl.results import collect
 
-    return [m for path in results for m in collect(path)]
+    entries = [m for path in results for m in collect(path)]
+    if check_stale:
+        _warn_stale(entries)
+    return entries
+
+
+def _warn_stale(entries: list[dict[str, Any]]) -> None:
+    from beirctl.results import stale_notes
+
+    for note in stale_notes(entries):
+        err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @app.command("compare")
@@ -388,15 +410,29 @@ def leaderboard_cmd(
     retriever: Annotated[Optional[str], typer.Option("--retriever", help="Label to submit (build).")] = None,
     model_name: Annotated[Optional[str], typer.Option("--model-name", help="Model name (build).")] = None,
     link: Annotated[Optional[str], typer.Option("--link", help="Link to the model or paper (build).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a previous bundle of this label in --out (build).")
+    ] = False,
+    no_rescore: Annotated[
+        bool,
+        typer.Option(
+            "--no-rescore",
+            help="Do not re-score the runs against local qrels, nor check doc ids and checksums (validate).",
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Build a leaderboard submission bundle (zip), or `leaderboard validate BUNDLE`."""
+    """Build a leaderboard submission bundle (zip), or `leaderboard validate BUNDLE`.
+
+    Validation re-scores every run against the qrels in the data dir (--data-dir) and fails when
+    a dataset is not there, unless --no-rescore.
+    """
     from beirctl import submission
 
     if args[0] == "validate":
         if len(args) != 2:
             raise BeirctlError("usage: beirctl leaderboard validate BUNDLE")
-        report = submission.validate(Path(args[1]), data_dir)
+        report = submission.validate(Path(args[1]), data_dir, rescore=not no_rescore)
         for note in report.notes:
             typer.echo(f"note: {note}")
         for problem in report.problems:
@@ -410,7 +446,7 @@ def leaderboard_cmd(
         raise BeirctlError("usage: beirctl leaderboard RESULTS --out DIR")
     results = Path(args[0])
     zip_path = submission.build(
-        _collect_all([results]), results, out, label=retriever, model_name=model_name, link=link
+        _collect_all([results]), results, out, label=retriever, model_name=model_name, link=link, force=force
     )
     typer.echo(f"bundle: {zip_path}")
 

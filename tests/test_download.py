@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ class Server:
         self.truncate_next: dict[str, int] = {}  # path -> bytes to send before closing
         self.requests: list[tuple[str, str | None]] = []
         self.ignore_range = False
+        self.delay = 0.0  # seconds to pause between the 8 pieces of each body (slow server)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,14 +55,22 @@ class Server:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 cut = server.truncate_next.pop(self.path, None)
-                self.wfile.write(payload if cut is None else payload[:cut])
+                payload = payload if cut is None else payload[:cut]
+                if server.delay:
+                    step = len(payload) // 8 + 1
+                    for i in range(0, len(payload), step):
+                        self.wfile.write(payload[i : i + step])
+                        self.wfile.flush()
+                        time.sleep(server.delay)
+                else:
+                    self.wfile.write(payload)
                 self.wfile.flush()
                 if cut is not None:
                     self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -75,9 +85,11 @@ def server() -> Iterator[Server]:
     srv.close()
 
 
-def make_zip(src: Path, archive: str, extra: dict[str, bytes] | None = None) -> bytes:
+def make_zip(
+    src: Path, archive: str, extra: dict[str, bytes] | None = None, compression: int = zipfile.ZIP_STORED
+) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w", compression) as zf:
         for path in sorted(src.rglob("*")):
             if path.is_file():
                 zf.write(path, f"{archive}/{path.relative_to(src).as_posix()}")

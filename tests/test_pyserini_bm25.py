@@ -135,9 +135,7 @@ def test_multifield_weights_and_cache(tmp_path: Path) -> None:
     from beirctl.retrievers.pyserini_bm25 import PyseriniBM25Params, PyseriniBM25Retriever
 
     def make(**kw: object) -> PyseriniBM25Retriever:
-        return PyseriniBM25Retriever(
-            PyseriniBM25Params.model_validate({"fields": "multifield", **kw}), tmp_path
-        )
+        return PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": "multifield", **kw}), tmp_path)
 
     first = make()
     first.index(TINY, "tiny")

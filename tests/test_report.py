@@ -17,8 +17,14 @@ pytest.importorskip("matplotlib")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -38,8 +44,9 @@ def report(tmp_path: Path) -> Path:
     )
     run_config(load_config(cfg))
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "res"), "-o", str(out), "-b", "bm25",
-                                      "--title", "Tiny benchmark"])
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path / "res"), "-o", str(out), "-b", "bm25", "--title", "Tiny benchmark"]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -56,8 +63,9 @@ def test_report_is_self_contained(report: Path) -> None:
 
 def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'chrome'}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'chrome'}", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @needs_chromium

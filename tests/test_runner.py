@@ -110,13 +110,16 @@ def test_failure_keeps_finished_pairs_and_rerun_does_only_missing(tiny: Path, tm
     assert ("bad", "test-exploding", "boom: simulated failure while indexing") in summary.failed
     assert ("tiny", "test-exploding") in summary.done and ("bad", "bm25") in summary.done
     assert summary.leaderboard is None  # incomplete: no leaderboard
-    # fix the data, run again: only the failed pair runs
+    # fix the data, run again: the failed pair runs, and so does the one whose corpus changed
     (bad / "corpus.jsonl").write_text('{"_id": "ok", "text": "fine"}\n{"_id": "d1", "text": "fine"}\n')
     Exploding.calls.clear()
     again = run_config(cfg)
-    assert again.done == [("bad", "test-exploding")]
-    assert len(again.skipped) == 3 and Exploding.calls == ["q1"]
+    assert sorted(again.done) == [("bad", "bm25"), ("bad", "test-exploding")]
+    assert len(again.skipped) == 2 and Exploding.calls == ["q1"]
     assert again.leaderboard is not None
+    # nothing changed: everything is reused
+    third = run_config(cfg)
+    assert third.done == [] and len(third.skipped) == 4
 
 
 def test_changed_metrics_reevaluate_without_searching(tiny: Path, tmp_path: Path) -> None:

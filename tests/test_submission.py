@@ -23,21 +23,32 @@ def bundle(tmp_path: Path) -> Path:
     write_dataset(data / "tiny")
     write_dataset(data / "other")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"datasets: [tiny, other]\nretrievers: [{{type: bm25}}]\noutput_dir: {tmp_path / 'res'}\n"
-                   f"data_dir: {data}\n")
+    cfg.write_text(
+        f"datasets: [tiny, other]\nretrievers: [{{type: bm25}}]\noutput_dir: {tmp_path / 'res'}\ndata_dir: {data}\n"
+    )
     run_config(load_config(cfg))
     zip_path = build(collect(tmp_path / "res"), tmp_path / "res", tmp_path / "out", model_name="BM25")
     assert zip_path.name == "bm25.zip" and zip_path.is_file()
     return tmp_path / "out" / "bm25"
 
 
+def _data(bundle: Path) -> Path:
+    return bundle.parent.parent / "data"
+
+
 def test_valid_bundle(bundle: Path) -> None:
     meta = json.loads((bundle / "metadata.json").read_text())
     assert meta["model"]["name"] == "BM25" and meta["datasets"] == ["other", "tiny"] and meta["complete"] is False
     assert sorted(p.name for p in (bundle / "runs").iterdir()) == ["other.trec.gz", "tiny.trec.gz"]
-    report = validate(bundle)
+    report = validate(bundle, _data(bundle))
     assert report.ok, report.problems
-    assert validate(bundle.parent / "bm25.zip").ok
+    assert validate(bundle.parent / "bm25.zip", _data(bundle)).ok
+    # Without the datasets locally the scores cannot be checked: said plainly, and a problem.
+    problems = validate(bundle, bundle.parent / "nowhere").problems
+    assert [p.split(":")[0] for p in problems] == ["other", "tiny"]
+    assert all("scores were not checked: no local copy with qrels" in p for p in problems)
+    unchecked = validate(bundle, bundle.parent / "nowhere", rescore=False)
+    assert unchecked.ok and any("not checked" in n and "--no-rescore" in n for n in unchecked.notes)
 
 
 def _rewrite_run(path: Path, transform) -> None:  # type: ignore[no-untyped-def]
@@ -48,13 +59,13 @@ def _rewrite_run(path: Path, transform) -> None:  # type: ignore[no-untyped-def]
 
 def test_duplicate_doc_rejected(bundle: Path) -> None:
     _rewrite_run(bundle / "runs" / "tiny.trec.gz", lambda ls: ls + [ls[0].replace(" 1 ", " 99 ", 1)])
-    problems = validate(bundle).problems
+    problems = validate(bundle, _data(bundle)).problems
     assert any("tiny.trec.gz:" in p and "appears twice for query" in p for p in problems), problems
 
 
 def test_unknown_query_rejected(bundle: Path) -> None:
     _rewrite_run(bundle / "runs" / "tiny.trec.gz", lambda ls: ls + ["zz9 Q0 d1 1 1.0 x"])
-    problems = validate(bundle).problems
+    problems = validate(bundle, _data(bundle)).problems
     assert any("1 unknown query id(s)" in p and "zz9" in p for p in problems), problems
 
 
@@ -67,15 +78,16 @@ def test_unknown_query_checked_against_local_qrels(bundle: Path, tmp_path: Path)
 
 def test_missing_dataset_rejected(bundle: Path) -> None:
     (bundle / "runs" / "other.trec.gz").unlink()
-    assert "missing dataset: runs/other.trec.gz for other" in validate(bundle).problems
+    assert "missing dataset: runs/other.trec.gz for other" in validate(bundle, _data(bundle)).problems
     meta = json.loads((bundle / "metadata.json").read_text())
     meta["complete"] = True
     (bundle / "metadata.json").write_text(json.dumps(meta))
-    problems = validate(bundle).problems
+    problems = validate(bundle, _data(bundle)).problems
     assert any(p.startswith("missing dataset: scifact") for p in problems)
-    assert len([p for p in problems if p.startswith("missing dataset:")]) == len(
-        [n for d in catalog.PUBLIC_BENCHMARK for n in catalog.expand(d)]
-    ) + 1
+    assert (
+        len([p for p in problems if p.startswith("missing dataset:")])
+        == len([n for d in catalog.PUBLIC_BENCHMARK for n in catalog.expand(d)]) + 1
+    )
 
 
 def test_eleven_forum_cqadupstack_rejected(bundle: Path) -> None:
@@ -85,7 +97,7 @@ def test_eleven_forum_cqadupstack_rejected(bundle: Path) -> None:
     (bundle / "metadata.json").write_text(json.dumps(meta))
     for f in forums:
         shutil.copy(bundle / "runs" / "tiny.trec.gz", bundle / "runs" / (f.replace("/", "-") + ".trec.gz"))
-    problems = validate(bundle).problems
+    problems = validate(bundle, _data(bundle), rescore=False).problems
     assert "CQADupStack incomplete: 11 of 12 forums (missing cqadupstack/wordpress)" in problems
 
 
@@ -94,6 +106,6 @@ def test_schema_violation_rejected(bundle: Path) -> None:
     results["datasets"]["tiny"]["nDCG@10"] = 7.0
     del results["average"]
     (bundle / "results.json").write_text(json.dumps(results))
-    problems = validate(bundle).problems
+    problems = validate(bundle, _data(bundle)).problems
     assert any("results.json: schema violation at (top level): 'average' is a required property" in p for p in problems)
     assert any("results.json: schema violation at datasets/tiny/nDCG@10: 7.0 is greater than" in p for p in problems)

@@ -17,6 +17,8 @@ import gzip
 import hashlib
 import json
 import os
+import re
+import zlib
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,11 @@ from beirctl.errors import BeirctlError, DataError
 
 STREAM_ENV = "BEIRCTL_STREAM_CORPUS"
 STREAM_MIN_BYTES = 256_000_000  # "auto" streams corpus files of this size (on disk) or more
+
+# An id is written as one whitespace-separated column of a TREC run file: any whitespace in it
+# (or an unpaired UTF-16 surrogate, which cannot be written as UTF-8) would not read back.
+_BAD_ID = re.compile(r"[\s\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def find_file(folder: Path, stem: str) -> Path:
@@ -62,7 +69,7 @@ def _lines(path: Path, digest: Any, spans: tuple[array[int], array[int]] | None 
                     yield lineno, raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise DataError(path, f"invalid UTF-8 byte at column {exc.start + 1}", lineno) from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(path, f"cannot read file ({exc})") from None
 
 
@@ -81,6 +88,10 @@ def _json_records(
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(path, f"malformed JSON ({exc.msg} at column {exc.colno})", lineno) from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise DataError(path, f"malformed JSON ({str(exc).split(';')[0]})", lineno) from None
+        except RecursionError:
+            raise DataError(path, "malformed JSON (nested too deeply)", lineno) from None
         if not isinstance(record, dict):
             raise DataError(path, "expected a JSON object", lineno)
         yield lineno, record
@@ -95,10 +106,23 @@ def _record_id(path: Path, record: dict[str, Any], lineno: int) -> str:
     value = str(value)
     if not value.strip():
         raise DataError(path, "empty '_id'", lineno)
+    check_id(value, path, lineno, "'_id'")
     return value
 
 
-def _text_field(path: Path, record: dict[str, Any], key: str, lineno: int, required: bool) -> str:
+def check_id(value: str, path: str | Path, lineno: int | None, what: str) -> None:
+    """Reject an id that a TREC run or qrels file cannot hold (whitespace, lone surrogates)."""
+    bad = _BAD_ID.search(value)
+    if bad is not None:
+        ch = bad.group()
+        kind = "an unpaired surrogate" if _SURROGATE.match(ch) else "whitespace"
+        raise DataError(
+            path, f"{what} {value[:80]!r} contains {kind} (U+{ord(ch):04X}); ids must be single TREC columns", lineno
+        )
+
+
+def _text_field(path: Path, record: dict[str, Any], key: str, lineno: int, required: bool, check: bool = True) -> str:
+    """The string at ``key``; ``check=False`` leaves the surrogate check to the caller."""
     value = record.get(key)
     if value is None:
         if required:
@@ -106,6 +130,11 @@ def _text_field(path: Path, record: dict[str, Any], key: str, lineno: int, requi
         return ""
     if not isinstance(value, str):
         raise DataError(path, f"'{key}' must be a string, got {type(value).__name__}", lineno)
+    bad = _SURROGATE.search(value) if check else None
+    if bad is not None:
+        raise DataError(
+            path, f"'{key}' holds an unpaired surrogate U+{ord(bad.group()):04X} (an invalid \\u escape)", lineno
+        )
     return value
 
 
@@ -142,13 +171,20 @@ def load_corpus(path: Path, stream: bool | None = None) -> tuple[Corpus, str, st
         doc_id = _record_id(path, record, lineno)
         if doc_id in seen:
             raise DataError(path, f"duplicate document id {doc_id!r}", lineno)
-        title = _text_field(path, record, "title", lineno, required=False)
-        text = _text_field(path, record, "text", lineno, required=True)
+        title = _text_field(path, record, "title", lineno, required=False, check=False)
+        text = _text_field(path, record, "text", lineno, required=True, check=False)
         if stream:
             rows[doc_id] = len(rows)
         else:
             docs[doc_id] = Document(title, text)
-        hasher.update(doc_id, title, text)
+        try:
+            hasher.update(doc_id, title, text)  # encodes each field: free check for lone surrogates
+        except UnicodeEncodeError as exc:
+            raise DataError(
+                path,
+                f"a text holds an unpaired surrogate U+{ord(exc.object[exc.start]):04X} (an invalid \\u escape)",
+                lineno,
+            ) from None
     if not seen:
         raise DataError(path, "empty corpus: no documents")
     corpus: Corpus = docs
@@ -198,11 +234,20 @@ def load_qrels(path: Path) -> tuple[Qrels, dict[str, int], str]:
         qid, doc_id, score_text = (f.strip() for f in fields)
         if not qid or not doc_id:
             raise DataError(path, "empty query-id or corpus-id", lineno)
+        check_id(qid, path, lineno, "query-id")
+        check_id(doc_id, path, lineno, "corpus-id")
         try:
             score = int(score_text)
         except ValueError:
             raise DataError(path, f"score must be an integer, got {score_text!r}", lineno) from None
-        qrels.setdefault(qid, {})[doc_id] = score
+        judged = qrels.setdefault(qid, {})
+        if judged.get(doc_id, score) != score:
+            raise DataError(
+                path,
+                f"({qid!r}, {doc_id!r}) is judged twice with different grades ({judged[doc_id]} and {score})",
+                lineno,
+            )
+        judged[doc_id] = score
         first_line.setdefault(qid, lineno)
     if not qrels:
         raise DataError(path, "no judgments")
@@ -235,6 +280,7 @@ def load_folder(
             raise DataError(qpath, f"query id {qid!r} is not in {queries_file.name}", lineno)
     corpus_file = find_file(folder, "corpus")
     corpus, fingerprint, corpus_md5 = load_corpus(corpus_file, stream)
+    notes = check_judged_docs(qrels, corpus, qpath)
     return Dataset(
         name=name or folder.name,
         split=split,
@@ -249,4 +295,38 @@ def load_folder(
             "corpus:sha256": fingerprint,
         },
         source=str(folder.resolve()),
+        notes=notes,
     )
+
+
+def check_judged_docs(qrels: Qrels, corpus: Corpus, qpath: str | Path) -> list[str]:
+    """No judged document in the corpus is an error (qrels of another dataset); some missing is
+    a note with the count (a real collection may judge documents it no longer ships)."""
+    judged = {doc for docs in qrels.values() for doc in docs}
+    missing = [doc for doc in judged if doc not in corpus]
+    if len(missing) == len(judged):
+        raise DataError(
+            qpath, f"none of the {len(judged):,} judged documents is in the corpus (qrels of another dataset?)"
+        )
+    if missing:
+        return [f"{qpath}: {len(missing):,} of {len(judged):,} judged documents are not in the corpus"]
+    return []
+
+
+def file_checksums(folder: str | Path, split: str = "test") -> dict[str, str]:
+    """The MD5s :func:`load_folder` records for the corpus, queries and qrels files, without
+    parsing them (of the decompressed bytes for ``.gz`` files, as the loader reads them)."""
+    folder = Path(folder)
+    sums = {}
+    for path in (find_file(folder, "corpus"), find_file(folder, "queries"), qrels_path(folder, split)):
+        digest = hashlib.md5()
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(path, f"cannot read file ({exc})") from None
+        key = f"qrels/{split}.tsv" if path.parent.name == "qrels" else path.name
+        sums[f"{key}:md5"] = digest.hexdigest()
+    return sums

@@ -39,3 +39,4 @@ class Dataset:
     fingerprint: str
     checksums: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    notes: list[str] = field(default_factory=list)  # warnings found while loading, one line each

@@ -6,27 +6,84 @@ values are kept for significance tests and reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import ir_measures
 from ir_measures import Measure
 
 from beirctl.datasets.types import Qrels
-from beirctl.errors import ConfigError
+from beirctl.errors import BeirctlError, ConfigError
 from beirctl.retrievers.base import Run
 
 DEFAULT_METRICS: tuple[str, ...] = ("nDCG@10", "R@100")
 
 
+# A tiny BEIR-like judgment set (graded, with a 0 grade) on which every metric is tried once.
+_TRIAL_QRELS = {"q1": {"d1": 1, "d2": 0, "d3": 2}, "q2": {"d4": 1}}
+_TRIAL_RUN = {"q1": {"d1": 3.0, "d2": 2.0, "d9": 1.0}, "q2": {"d9": 1.0}}
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@lru_cache(maxsize=256)
+def _check_metric(name: object) -> Measure:
+    """Parse one metric and make sure the evaluator can compute it on BEIR-style qrels."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"a metric must be a non-empty ir-measures name, got {name!r}")
+    try:
+        measure = ir_measures.parse_measure(name)
+    except Exception:  # ir-measures raises ValueError, NameError, SyntaxError, AssertionError...
+        raise ConfigError(f"unknown metric {name!r} (any ir-measures name, e.g. nDCG@10, R@100, AP)") from None
+    cutoff = measure.params.get("cutoff")
+    # pytrec_eval aborts the whole process (SIGABRT) on a cutoff of 0: checked before any call.
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 1):
+        raise ConfigError(f"metric {name!r}: the cutoff must be a whole number of at least 1")
+    for key, value in measure.params.items():
+        if isinstance(value, float) and not 0 <= value <= 1e9:
+            raise ConfigError(f"metric {name!r}: parameter {key}={value} is out of range")
+    try:
+        with _quiet_stderr():  # some providers run external tools that print to stderr
+            list(ir_measures.iter_calc([measure], _TRIAL_QRELS, _TRIAL_RUN))
+    except Exception as exc:  # a provider that is missing or needs other qrels (subtopics, ...)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"metric {name!r} cannot be computed by the evaluator on BEIR qrels ({reason[:200]}); "
+            "use a trec_eval measure such as nDCG@10, R@100, AP, P@10, RR@10"
+        ) from None
+    return measure
+
+
 def parse_metrics(names: Iterable[str]) -> list[Measure]:
-    """Parse ir-measures names (``nDCG@10``, ``R@100``, ``AP``, ``RR@10``, ...)."""
-    measures = []
-    for name in names:
-        try:
-            measures.append(ir_measures.parse_measure(name))
-        except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
-            raise ConfigError(f"unknown metric {name!r} (any ir-measures name, e.g. nDCG@10, R@100, AP)") from None
+    """Parse ir-measures names (``nDCG@10``, ``R@100``, ``AP``, ``RR@10``, ...), each checked to be
+    computable on BEIR-style qrels before any work is done; an empty or repeated list is an error."""
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    if not names:
+        raise ConfigError("no metrics: list at least one (e.g. nDCG@10)")
+    measures = [_check_metric(name) for name in names]
+    seen: set[str] = set()
+    for measure in measures:
+        if str(measure) in seen:
+            raise ConfigError(f"metric {str(measure)!r} is listed twice")
+        seen.add(str(measure))
     return measures
 
 
@@ -42,7 +99,15 @@ class EvalResult:
 def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str] = DEFAULT_METRICS) -> EvalResult:
     """Evaluate ``run`` against ``qrels`` (trec_eval ``-c``: all qrels queries count)."""
     measures = parse_metrics(metrics)
+    if not qrels:
+        raise BeirctlError("no judged queries: the qrels are empty")
     run_dict = {qid: dict(hits) for qid, hits in run.items() if qid in qrels}
+    if run and not run_dict:
+        # Every query would score 0: almost surely a run for another dataset or split.
+        raise BeirctlError(
+            f"the run and the qrels share no query id (run: {len(run)} queries, e.g. {next(iter(run))!r}; "
+            f"qrels: {len(qrels)} queries, e.g. {next(iter(qrels))!r}): wrong qrels or split?"
+        )
     names = [str(m) for m in measures]
     per_query: dict[str, dict[str, float]] = {name: {} for name in names}
     for m in ir_measures.iter_calc(measures, qrels, run_dict):
@@ -54,5 +119,6 @@ def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str] = DEFAULT_METRICS) -
         # fill any it leaves out so that the mean is over every judged query (-c).
         for qid in qrels:
             values.setdefault(qid, 0.0)
-        aggregate[name] = sum(values.values()) / len(qrels) if qrels else 0.0
+        # fsum: exactly rounded, so the mean does not depend on the order queries come in
+        aggregate[name] = math.fsum(values.values()) / len(qrels)
     return EvalResult(aggregate=aggregate, per_query=per_query, num_queries=len(qrels))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import math
+import zlib
 from pathlib import Path
 
 from beirctl.atomic import atomic_open
-from beirctl.datasets.loader import load_qrels
+from beirctl.datasets.loader import check_id, load_qrels
 from beirctl.datasets.types import Qrels
 from beirctl.errors import DataError
 from beirctl.retrievers.base import Run
@@ -58,7 +59,7 @@ def read_run(path: str | Path) -> Run:
                 run.setdefault(qid, []).append((doc_id, score))
     except UnicodeDecodeError as exc:
         raise DataError(path, f"invalid UTF-8 ({exc.reason})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(path, f"cannot read file ({exc})") from None
     return run
 
@@ -68,8 +69,11 @@ def read_qrels(path: str | Path) -> Qrels:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        first = fh.readline()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(1 << 16)
+    except OSError as exc:
+        raise DataError(path, f"cannot read file ({exc})") from None
     if len(first.split()) == 4:
         return _read_trec_qrels(path)
     return load_qrels(path)[0]
@@ -77,16 +81,32 @@ def read_qrels(path: str | Path) -> Qrels:
 
 def _read_trec_qrels(path: Path) -> Qrels:
     qrels: Qrels = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 4:
-                raise DataError(path, f"expected 4 columns (qid iter docid rel), got {len(fields)}", lineno)
-            try:
-                rel = int(fields[3])
-            except ValueError:
-                raise DataError(path, f"relevance must be an integer, got {fields[3]!r}", lineno) from None
-            qrels.setdefault(fields[0], {})[fields[2]] = rel
+    try:
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(path, f"invalid UTF-8 byte at column {exc.start + 1}", lineno) from None
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != 4:
+                    raise DataError(path, f"expected 4 columns (qid iter docid rel), got {len(fields)}", lineno)
+                try:
+                    rel = int(fields[3])
+                except ValueError:
+                    raise DataError(path, f"relevance must be an integer, got {fields[3][:40]!r}", lineno) from None
+                check_id(fields[0], path, lineno, "query id")
+                check_id(fields[2], path, lineno, "document id")
+                judged = qrels.setdefault(fields[0], {})
+                if judged.get(fields[2], rel) != rel:
+                    raise DataError(
+                        path, f"({fields[0]!r}, {fields[2]!r}) is judged twice with different grades", lineno
+                    )
+                judged[fields[2]] = rel
+    except OSError as exc:
+        raise DataError(path, f"cannot read file ({exc})") from None
+    if not qrels:
+        raise DataError(path, "no judgments")
     return qrels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,11 @@ from typing import IO
 
 import numpy as np
 
-from beirctl.atomic import atomic_path
+from beirctl.atomic import atomic_path, cache_write_errors, discard
 from beirctl.lucene.analysis import EnglishAnalyzer
 
-FORMAT_VERSION = 1
+# 2: a "checksum" member holds the crc32 of every other member (format 1 files are rebuilt).
+FORMAT_VERSION = 2
 
 # --- org.apache.lucene.util.SmallFloat: the 4-significant-bit "int4" encoding of doc lengths ---
 # Lengths below NUM_FREE_VALUES (= 255 - longToInt4(Integer.MAX_VALUE) = 24) are stored as is;
@@ -313,6 +315,7 @@ class LuceneIndex:
         return cls(doc_ids=doc_ids, fields={name: b.finish() for name, b in builders.items()}, mode=mode)
 
     def save(self, path: Path) -> None:
+        """Write the index atomically; an OSError (disk full, read-only) is a one-line BeirctlError."""
         arrays: dict[str, np.ndarray] = {}
         meta = {"version": FORMAT_VERSION, "mode": self.mode, "doc_ids": self.doc_ids, "fields": {}}
         for name, f in self.fields.items():
@@ -320,27 +323,51 @@ class LuceneIndex:
             for attr in ("indptr", "docs", "tfs", "lengths"):
                 arrays[f"{name}.{attr}"] = getattr(f, attr)
         arrays["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        arrays["checksum"] = np.frombuffer(_arrays_crc(arrays).encode(), dtype=np.uint8)
+        with cache_write_errors(path, "lucene index cache"), atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path) -> LuceneIndex | None:
-        """The index saved at ``path``, or None if it is missing or of another format."""
+        """The index saved at ``path``; None if there is none or it is of another format.
+
+        A file that does not check out (unreadable, truncated, a member whose crc32 differs) is
+        deleted, with a warning, so that the caller rebuilds it.
+        """
+        if not path.is_file():
+            return None
         try:
             with np.load(path) as z:
-                meta = json.loads(z["meta"].tobytes().decode("utf-8"))
-                if meta.get("version") != FORMAT_VERSION:
+                if "checksum" not in z.files:
+                    discard([path], None)  # format 1: no checksum to trust it by
                     return None
-                fields = {
-                    name: FieldIndex(
-                        terms=terms,
-                        indptr=z[f"{name}.indptr"],
-                        docs=z[f"{name}.docs"],
-                        tfs=z[f"{name}.tfs"],
-                        lengths=z[f"{name}.lengths"],
-                    )
-                    for name, terms in meta["fields"].items()
-                }
-        except (OSError, ValueError, KeyError):
+                arrays = {name: z[name] for name in z.files}
+            if arrays.pop("checksum").tobytes().decode("ascii") != _arrays_crc(arrays):
+                raise ValueError("crc32 differs")
+            meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+            if meta.get("version") != FORMAT_VERSION:
+                return None
+            fields = {
+                name: FieldIndex(
+                    terms=terms,
+                    indptr=arrays[f"{name}.indptr"],
+                    docs=arrays[f"{name}.docs"],
+                    tfs=arrays[f"{name}.tfs"],
+                    lengths=arrays[f"{name}.lengths"],
+                )
+                for name, terms in meta["fields"].items()
+            }
+            return cls(doc_ids=meta["doc_ids"], fields=fields, mode=meta["mode"])
+        except Exception as exc:  # whatever a damaged file raises (BadZipFile, EOFError, ValueError, ...)
+            discard([path], f"{type(exc).__name__}: {exc}")
             return None
-        return cls(doc_ids=meta["doc_ids"], fields=fields, mode=meta["mode"])
+
+
+def _arrays_crc(arrays: dict[str, np.ndarray]) -> str:
+    """crc32 of the arrays' names, dtypes, shapes and bytes, in name order."""
+    crc = 0
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        crc = zlib.crc32(f"{name}|{a.dtype.str}|{a.shape}|".encode(), crc)
+        crc = zlib.crc32(a.data, crc)
+    return f"{crc:08x}"

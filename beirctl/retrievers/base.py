@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from beirctl.datasets.types import Corpus, Queries
 
@@ -15,9 +15,16 @@ Run = dict[str, list[tuple[str, float]]]
 
 
 class RetrieverParams(BaseModel):
-    """Base class of every retriever's parameters; unknown keys are errors."""
+    """Base class of every retriever's parameters; unknown keys and NaN or infinite numbers are
+    errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# The BM25 parameters, one definition for every BM25 retriever: k1 > 0 and 0 <= b <= 1 (a
+# boolean or a string is not a number here, whatever YAML or pydantic would coerce).
+K1 = Annotated[float, Field(gt=0, strict=True)]
+B = Annotated[float, Field(ge=0, le=1, strict=True)]
 
 
 class Retriever(ABC):

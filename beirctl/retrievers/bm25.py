@@ -8,9 +8,11 @@ other methods are bm25s' variants over beirctl's tokenizer options. Indexes are 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,14 +21,28 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from beirctl.atomic import (
+    cache_lock,
+    cache_write_errors,
+    check_file,
+    discard,
+    file_record,
+    read_checked_json,
+    write_checked_json,
+)
 from beirctl.datasets.types import Corpus, Queries
-from beirctl.retrievers.base import Retriever, Run
+from beirctl.retrievers.base import K1, B, Retriever, Run
 from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
+
+# An index folder's list of its files with their sizes and crc32s, written last.
+MANIFEST = "manifest.json"
+# _save's temporary folders: ".<key>.<random>.tmp" (".<key>.<random>" before manifests).
+_TEMP_DIRS = re.compile(r"\.[0-9a-f]{24}\.[a-z0-9_]{8}(\.tmp)?")
 
 
 class BM25Params(TokenizerParams):
-    k1: float = Field(0.9, description="term-frequency saturation")
-    b: float = Field(0.4, description="length normalisation")
+    k1: K1 = Field(0.9, description="term-frequency saturation")
+    b: B = Field(0.4, description="length normalisation")
     method: Literal["lucene-exact", "lucene", "robertson", "atire", "bm25l", "bm25+"] = Field(
         "lucene-exact",
         description="lucene-exact: Lucene/Anserini exactly (own English analyzer); others: bm25s variants",
@@ -86,37 +102,68 @@ class BM25Retriever(Retriever):
         import bm25s
 
         path = self._cache_path(corpus_id)
-        if path is not None and (path / "doc_ids.json").is_file():
-            self.doc_ids = json.loads((path / "doc_ids.json").read_text(encoding="utf-8"))
-            self.fields = {
+        with cache_lock(path.parent, _TEMP_DIRS) if path is not None else contextlib.nullcontext():
+            if path is not None and self._load(path):
+                self.loaded_from_cache = True
+                return
+            self.doc_ids = list(corpus)
+            self.fields = {}
+            for field, texts in field_texts(corpus, self.p.fields).items():
+                model = bm25s.BM25(k1=self.p.k1, b=self.p.b, delta=self.p.delta, method=self.p.method)
+                model.index(tokenize(texts, self.p), show_progress=False)
+                self.fields[field] = model
+            if path is not None:
+                self._save(path)
+
+    def _load(self, path: Path) -> bool:
+        """Load the index folder at ``path`` if its files match its manifest; else discard it."""
+        import bm25s
+
+        if not path.exists():
+            return False
+        try:
+            manifest = read_checked_json(path / MANIFEST)
+            if manifest is None:
+                raise ValueError(f"no {MANIFEST} (written by an older beirctl, or incomplete)")
+            if manifest.get("version") != 1:
+                raise ValueError(f"{MANIFEST} of version {manifest.get('version')}")
+            files = manifest["files"]
+            found = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {MANIFEST}
+            if found != set(files):
+                raise ValueError(f"files differ from {MANIFEST}: {sorted(found ^ set(files))[:3]}")
+            for name, record in files.items():
+                check_file(path / name, record)
+            doc_ids = json.loads((path / "doc_ids.json").read_text(encoding="utf-8"))
+            fields = {
                 f.name: bm25s.BM25.load(f, show_progress=False, verbosity=0)
                 for f in sorted(path.iterdir())
                 if f.is_dir()
             }
-            self.loaded_from_cache = True
-            return
-        self.doc_ids = list(corpus)
-        self.fields = {}
-        for field, texts in field_texts(corpus, self.p.fields).items():
-            model = bm25s.BM25(k1=self.p.k1, b=self.p.b, delta=self.p.delta, method=self.p.method)
-            model.index(tokenize(texts, self.p), show_progress=False)
-            self.fields[field] = model
-        if path is not None:
-            self._save(path)
+        except Exception as exc:  # whatever a damaged folder raises
+            discard([path], f"{type(exc).__name__}: {exc}")
+            return False
+        self.doc_ids, self.fields = doc_ids, fields
+        return True
 
     def _save(self, path: Path) -> None:
         # Save into a temporary sibling, then rename: a killed run never leaves half an index.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            for field, model in self.fields.items():
-                model.save(tmp / field, show_progress=False)  # type: ignore[attr-defined]
-            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids), encoding="utf-8")
-            # OSError: another process finished the same index first; keep theirs.
-            with contextlib.suppress(OSError):
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with cache_write_errors(path, "bm25 index cache"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+            try:
+                for field, model in self.fields.items():
+                    model.save(tmp / field, show_progress=False)  # type: ignore[attr-defined]
+                (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids), encoding="utf-8")
+                files = {p.relative_to(tmp).as_posix(): file_record(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+                write_checked_json(tmp / MANIFEST, {"version": 1, "files": files})
+                try:
+                    os.replace(tmp, path)
+                except OSError as exc:
+                    # Another process finished the same index first: keep theirs.
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def _weights(self) -> dict[str, float]:
         return {"contents": 1.0, "title": self.p.title_weight, "text": self.p.text_weight}

@@ -8,8 +8,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from beirctl.atomic import cache_lock, cache_write_errors, file_record
 from beirctl.datasets.types import Corpus, Queries
-from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
+from beirctl.dense.cache import QueryCache, ShardStore, cache_key, checked, texts_digest, write_record
 from beirctl.dense.encoding import CorpusTexts, DenseEncoder, encode_corpus, plan_corpus, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.dense.search import exact_search, faiss_index, faiss_search
@@ -126,18 +127,19 @@ class DenseRetriever(LazyModel, Retriever):
                 {"kind": "corpus", "corpus": corpus_id, "prefix": passage_prefix, **self._encoding_options()}
             )
             store = ShardStore(root / "corpus" / key, "dense")
-            if self.encode_workers > 0 and not store.complete:
-                # Shard the encoding over Ray actors; encode_corpus then only finishes the store.
-                from beirctl.executors.ray import encode_shards
+            with cache_lock(store.folder):
+                if self.encode_workers > 0 and not store.complete:
+                    # Shard the encoding over Ray actors; encode_corpus then only finishes the store.
+                    from beirctl.executors.ray import encode_shards
 
+                    plan = store.read_plan()
+                    if plan is None or sorted(plan["ids"]) != sorted(ids):
+                        plan = plan_corpus(store, ids, texts, self.encoder, self.p.shard_size)
+                    encode_shards(
+                        store, plan, texts, self.p.model_dump(mode="json"), str(self.cache_dir), self.encode_workers
+                    )
+                encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
                 plan = store.read_plan()
-                if plan is None or sorted(plan["ids"]) != sorted(ids):
-                    plan = plan_corpus(store, ids, texts, self.encoder, self.p.shard_size)
-                encode_shards(
-                    store, plan, texts, self.p.model_dump(mode="json"), str(self.cache_dir), self.encode_workers
-                )
-            encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
-            plan = store.read_plan()
             assert plan is not None
             self._store = store
             self.doc_ids = plan["ids"]
@@ -164,11 +166,38 @@ class DenseRetriever(LazyModel, Retriever):
             }
         )
         cache = QueryCache(root / "queries", "dense")
-        emb = cache.load(key)
-        if emb is None:
-            emb = self.encoder.encode_sorted(texts)
-            cache.save(key, emb)
+        with cache_lock(cache.folder):
+            emb = cache.load(key)
+            if emb is None:
+                emb = self.encoder.encode_sorted(texts)
+                cache.save(key, emb)
         return qids, emb
+
+    def _faiss_index(self, dim: int) -> Any:
+        kind = self.p.index.removeprefix("faiss-")
+
+        def build(path: Path | None = None) -> Any:
+            return faiss_index(
+                self._shards(),
+                dim,
+                kind,
+                normalize=self._normalize,
+                hnsw_m=self.p.hnsw_m,
+                ef_construction=self.p.hnsw_ef_construction,
+                path=path,
+            )
+
+        if self._store is None or kind != "hnsw":
+            return build()
+        name = f"hnsw-m{self.p.hnsw_m}-ef{self.p.hnsw_ef_construction}-{int(self._normalize)}"
+        path, record_path = self._store.folder / f"{name}.faiss", self._store.folder / f"{name}.json"
+        with cache_lock(path.parent), cache_write_errors(path, "HNSW graph cache"):
+            # A cached graph is read only if it matches the record written after it; else rebuilt.
+            known = checked(path, record_path) is not None
+            index = build(path)
+            if not known and path.is_file():
+                write_record(record_path, file_record(path))
+        return index
 
     def search(self, queries: Queries, k: int) -> Run:
         qids, q_emb = self.encode_queries(queries)
@@ -178,20 +207,7 @@ class DenseRetriever(LazyModel, Retriever):
             scores, positions = exact_search(q_emb, self._shards(), k, normalize=self._normalize)
         else:
             if self._index is None:
-                path = None
-                if self._store is not None and self.p.index == "faiss-hnsw":
-                    path = self._store.folder / (
-                        f"hnsw-m{self.p.hnsw_m}-ef{self.p.hnsw_ef_construction}-{int(self._normalize)}.faiss"
-                    )
-                self._index = faiss_index(
-                    self._shards(),
-                    q_emb.shape[1],
-                    self.p.index.removeprefix("faiss-"),
-                    normalize=self._normalize,
-                    hnsw_m=self.p.hnsw_m,
-                    ef_construction=self.p.hnsw_ef_construction,
-                    path=path,
-                )
+                self._index = self._faiss_index(q_emb.shape[1])
             scores, positions = faiss_search(
                 self._index, q_emb, k, normalize=self._normalize, ef_search=self.p.hnsw_ef_search
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 from pathlib import Path
@@ -10,12 +11,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from beirctl.atomic import cache_lock
 from beirctl.datasets.stream import iter_chunks
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.lucene.analysis import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
-from beirctl.lucene.index import FORMAT_VERSION, LuceneIndex
-from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+from beirctl.lucene.index import LuceneIndex
+from beirctl.retrievers.base import K1, B, Retriever, RetrieverParams, Run
 
 # Documents analyzed at a time when indexing: bounds the memory of analysis on large corpora
 # (a corpus this size or smaller is one chunk, exactly as before chunking existed).
@@ -23,8 +25,8 @@ INDEX_CHUNK_DOCS = 100_000
 
 
 class LuceneBM25Params(RetrieverParams):
-    k1: float = Field(default=0.9, description="term-frequency saturation (Anserini's BEIR default)")
-    b: float = Field(default=0.4, description="length normalisation (Anserini's BEIR default)")
+    k1: K1 = Field(default=0.9, description="term-frequency saturation (Anserini's BEIR default)")
+    b: B = Field(default=0.4, description="length normalisation (Anserini's BEIR default)")
     fields: Literal["flat", "multifield"] = Field(
         default="flat",
         description="flat: title + text in one field; multifield: title and text fields, scores summed",
@@ -54,21 +56,23 @@ class LuceneBM25Retriever(Retriever):
         if self.cache_dir is None:
             return None
         # Only the analysis and field layout shape the index; k1, b and weights apply at search.
-        key = hashlib.sha256(f"{self.name}|v{FORMAT_VERSION}|{corpus_id}|{self.p.fields}".encode()).hexdigest()[:24]
+        # "v1" stays: a file of another format is rebuilt in place (LuceneIndex.load).
+        key = hashlib.sha256(f"{self.name}|v1|{corpus_id}|{self.p.fields}".encode()).hexdigest()[:24]
         return self.cache_dir / "lucene-bm25" / f"{key}.npz"
 
     def index(self, corpus: Corpus, corpus_id: str) -> None:
         path = self._cache_path(corpus_id)
-        index = LuceneIndex.load(path) if path is not None and path.is_file() else None
-        self.loaded_from_cache = index is not None
-        if index is None:
-            chunks = (
-                ([i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk])
-                for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS)
-            )
-            index = LuceneIndex.build_chunks(chunks, self.p.fields)
-            if path is not None:
-                index.save(path)
+        with cache_lock(path.parent) if path is not None else contextlib.nullcontext():
+            index = LuceneIndex.load(path) if path is not None else None
+            self.loaded_from_cache = index is not None
+            if index is None:
+                chunks = (
+                    ([i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk])
+                    for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS)
+                )
+                index = LuceneIndex.build_chunks(chunks, self.p.fields)
+                if path is not None:
+                    index.save(path)
         weights = {
             "contents": self.p.text_weight if self.p.fields == "multifield" else 1.0,
             "title": self.p.title_weight,

@@ -11,7 +11,7 @@ as the published one. Nothing is downloaded: topics and the index are always loc
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -24,14 +24,26 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from beirctl.atomic import (
+    cache_lock,
+    cache_write_errors,
+    check_file,
+    discard,
+    file_record,
+    read_checked_json,
+    write_checked_json,
+)
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.errors import BeirctlError
 from beirctl.java import AnseriniJar, JavaRuntime, find_anserini_jar, find_java
-from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+from beirctl.retrievers.base import K1, B, Retriever, RetrieverParams, Run
 
 # Bump when the on-disk layout or the indexing command changes, to invalidate cached indexes.
 INDEX_FORMAT = 1
+# Written last: what the index is, and the size and crc32 of every file under lucene/.
 META_FILE = "beirctl-index.json"
+# index()'s temporary folders: ".<key>.<random>.tmp" (".<key>.<random>" before checksums).
+_TEMP_DIRS = re.compile(r"\.[0-9a-f]{24}\.[a-z0-9_]{8}(\.tmp)?")
 _COLLECTIONS = {"flat": "BeirFlatCollection", "multifield": "BeirMultifieldCollection"}
 # TSV topics and the one-line-per-hit run format cannot carry these inside a query.
 _LINE_BREAKS = re.compile(r"[\t\r\n]+")
@@ -48,16 +60,12 @@ class PyseriniBM25Params(RetrieverParams):
         default="flat",
         description="flat: title + text in one field; multifield: title and text as separate fields",
     )
-    k1: float = Field(default=0.9, ge=0, description="BM25 term-frequency saturation")
-    b: float = Field(default=0.4, ge=0, le=1, description="BM25 length normalisation")
+    k1: K1 = Field(default=0.9, description="BM25 term-frequency saturation")
+    b: B = Field(default=0.4, description="BM25 length normalisation")
     title_weight: float = Field(default=1.0, ge=0, description="multifield: weight of the title field")
-    text_weight: float = Field(
-        default=1.0, ge=0, description="multifield: weight of the text (contents) field"
-    )
+    text_weight: float = Field(default=1.0, ge=0, description="multifield: weight of the text (contents) field")
     threads: int = Field(default=0, ge=0, description="search threads (0: one per CPU core)")
-    heap: str = Field(
-        default="2g", pattern=r"^[1-9]\d*[mMgG]$", description="JVM maximum heap (-Xmx), e.g. 2g, 512m"
-    )
+    heap: str = Field(default="2g", pattern=r"^[1-9]\d*[mMgG]$", description="JVM maximum heap (-Xmx), e.g. 2g, 512m")
     batch_size: int = Field(
         default=5000,
         ge=1,
@@ -126,9 +134,7 @@ class PyseriniBM25Retriever(Retriever):
                 )
             lines = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("SLF4J")]
             tail = " | ".join(lines[-3:]) or "no output"
-            raise BeirctlError(
-                f"pyserini-bm25: Anserini failed while {what} (exit {proc.returncode}): {tail}"
-            )
+            raise BeirctlError(f"pyserini-bm25: Anserini failed while {what} (exit {proc.returncode}): {tail}")
         return out
 
     # -- indexing --------------------------------------------------------------------------
@@ -148,35 +154,54 @@ class PyseriniBM25Retriever(Retriever):
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def index(self, corpus: Corpus, corpus_id: str) -> None:
-        if self.cache_dir is not None:
-            final = Path(self.cache_dir) / self.name / self.index_key(corpus_id)
-            if self._load(final):
-                return
-            final.parent.mkdir(parents=True, exist_ok=True)
-            work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-        else:
+        if self.cache_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="beirctl-pyserini-")
-            final = work = Path(self._tmp.name) / "index"
-            work.mkdir()
-        try:
-            self._build(corpus, corpus_id, work)
-            if work != final:
-                # An OSError here means another process finished the same index first.
-                with contextlib.suppress(OSError):
-                    os.replace(work, final)
-        finally:
-            if work != final:
-                shutil.rmtree(work, ignore_errors=True)
-        if not self._load(final):
+            final = Path(self._tmp.name) / "index"
+            final.mkdir()
+            self._build(corpus, corpus_id, final)
+        else:
+            final = Path(self.cache_dir) / self.name / self.index_key(corpus_id)
+            with cache_lock(final.parent, _TEMP_DIRS):
+                if self._load(final, corpus_id):
+                    return
+                what = "pyserini-bm25 index cache"
+                with cache_write_errors(final, what):
+                    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+                try:
+                    with cache_write_errors(final, what):
+                        self._build(corpus, corpus_id, work)
+                        try:
+                            os.replace(work, final)
+                        except OSError as exc:
+                            # Another process finished the same index first: keep theirs.
+                            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                                raise
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+        if not self._load(final, corpus_id):
             raise BeirctlError(f"pyserini-bm25: index at {final} is incomplete after building it")
         self.loaded_from_cache = False
 
-    def _load(self, path: Path) -> bool:
-        meta_path = path / META_FILE
-        if not meta_path.is_file() or not (path / "lucene").is_dir():
+    def _load(self, path: Path, corpus_id: str) -> bool:
+        """Use the index at ``path`` if its files match its META_FILE; else discard it."""
+        if not path.exists():
             return False
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        self.index_dir = path / "lucene"
+        try:
+            meta = read_checked_json(path / META_FILE)
+            if meta is None:
+                raise ValueError(f"no {META_FILE} (incomplete)")
+            if (meta["format"], meta["corpus_id"], meta["fields"]) != (INDEX_FORMAT, corpus_id, self.p.fields):
+                raise ValueError(f"{META_FILE} describes another index")
+            lucene, files = path / "lucene", meta["files"]
+            found = {p.relative_to(lucene).as_posix() for p in lucene.rglob("*") if p.is_file()}
+            if found != set(files):
+                raise ValueError(f"files differ from {META_FILE}: {sorted(found ^ set(files))[:3]}")
+            for name, record in files.items():
+                check_file(lucene / name, record)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            discard([path], str(exc))
+            return False
+        self.index_dir = lucene
         self.index_stats = meta.get("stats", {})
         self.loaded_from_cache = True
         return True
@@ -219,8 +244,11 @@ class PyseriniBM25Retriever(Retriever):
             "java": self.java.version,
             "num_docs_input": len(corpus),
             "stats": stats,
+            "files": {
+                p.relative_to(lucene).as_posix(): file_record(p) for p in sorted(lucene.rglob("*")) if p.is_file()
+            },
         }
-        (work / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_checked_json(work / META_FILE, meta)
 
     def _stats(self, lucene: Path, cwd: Path) -> dict[str, Any]:
         """Document and term counts of the ``contents`` field, as the regressions report them."""

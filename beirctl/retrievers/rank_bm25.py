@@ -9,14 +9,14 @@ import numpy as np
 from pydantic import Field
 
 from beirctl.datasets.types import Corpus, Queries
-from beirctl.retrievers.base import Retriever, Run
+from beirctl.retrievers.base import K1, B, Retriever, Run
 from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
 
 
 class RankBM25Params(TokenizerParams):
     variant: Literal["okapi", "bm25l", "bm25plus"] = Field("okapi", description="rank_bm25 class")
-    k1: float = Field(0.9, description="term-frequency saturation")
-    b: float = Field(0.4, description="length normalisation")
+    k1: K1 = Field(0.9, description="term-frequency saturation")
+    b: B = Field(0.4, description="length normalisation")
     delta: float | None = Field(None, description="delta of BM25L (default 0.5) / BM25Plus (default 1)")
     epsilon: float = Field(0.25, description="BM25Okapi floor for negative idf, as a share of mean idf")
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from beirctl.atomic import cache_lock
 from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
 from beirctl.dense.encoding import CorpusTexts, encode_corpus, length_order, resolve_device, take_texts
@@ -159,11 +160,12 @@ class SpladeRetriever(LazyModel, Retriever):
             self.doc_ids = ids
         else:
             store = ShardStore(root / "corpus" / cache_key({"corpus": corpus_id, **self._options()}), "sparse")
-            encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
-            plan = store.read_plan()
-            assert plan is not None
-            self.doc_ids = plan["ids"]
-            matrix = scipy.sparse.vstack(list(store.shards()), format="csr")
+            with cache_lock(store.folder):
+                encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
+                plan = store.read_plan()
+                assert plan is not None
+                self.doc_ids = plan["ids"]
+                matrix = scipy.sparse.vstack(list(store.shards()), format="csr")
         # The inverted index: one row of postings (document weights) per vocabulary entry.
         self._inverted = matrix.T.tocsr()
 
@@ -175,10 +177,11 @@ class SpladeRetriever(LazyModel, Retriever):
             return qids, self.encoder.encode_sorted(texts)
         key = cache_key({"queries": texts_digest(list(zip(qids, texts))), **self._options()})
         cache = QueryCache(root / "queries", "sparse")
-        encoded = cache.load(key)
-        if encoded is None:
-            encoded = self.encoder.encode_sorted(texts)
-            cache.save(key, encoded)
+        with cache_lock(cache.folder):
+            encoded = cache.load(key)
+            if encoded is None:
+                encoded = self.encoder.encode_sorted(texts)
+                cache.save(key, encoded)
         return qids, encoded
 
     def search(self, queries: Queries, k: int) -> Run:
