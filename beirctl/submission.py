@@ -83,7 +83,10 @@ def _run_name(dataset: str) -> str:
 
 
 def schema() -> dict[str, Any]:
-    return json.loads((resources.files("beirctl.schemas") / "submission.schema.json").read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(
+        (resources.files("beirctl.schemas") / "submission.schema.json").read_text(encoding="utf-8")
+    )
+    return doc
 
 
 # --- build -------------------------------------------------------------------------------------

@@ -71,3 +71,38 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("BEIRCTL_DATA_DIR", raising=False)
     monkeypatch.delenv("BEIRCTL_BEIR_URL", raising=False)
+
+
+# Tiers: a test module that needs an optional backend (torch, Java, Ray), or runs a long
+# subprocess or fuzzing campaign, is integration; a test that reads ../shared is reproduction
+# (whatever its module); everything else is unit.
+INTEGRATION_MODULES = {
+    "test_dense",
+    "test_splade",
+    "test_rerank",
+    "test_fusion",
+    "test_ray",
+    "test_pyserini_bm25",
+    "test_trust_fuzz",
+    "test_trust_faults",
+    "test_trust_cache",
+}
+
+
+def _uses_shared(item: pytest.Item) -> bool:
+    if "shared" in getattr(item, "fixturenames", ()):
+        return True
+    return any(
+        str(mark.kwargs.get("reason", "")).startswith("real BEIR data") for mark in item.iter_markers("skipif")
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        if _uses_shared(item):
+            item.add_marker(pytest.mark.reproduction)
+        elif module in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)

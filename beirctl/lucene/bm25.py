@@ -38,7 +38,8 @@ def _idf(doc_freq: np.ndarray, doc_count: int) -> np.ndarray:
 def _norm_cache(k1: float, b: float, avgdl: np.float32) -> np.ndarray:
     k1f, bf = _F32(k1), _F32(b)
     length_table = byte4_to_int(np.arange(256)).astype(np.float32)
-    return (_F32(1) / (k1f * ((_F32(1) - bf) + bf * length_table / avgdl))).astype(np.float32)
+    cache: np.ndarray = (_F32(1) / (k1f * ((_F32(1) - bf) + bf * length_table / avgdl))).astype(np.float32)
+    return cache
 
 
 class _FieldScorer:
@@ -132,7 +133,8 @@ class BM25Searcher:
         total = per_field[0].astype(np.float64)
         for more in per_field[1:]:
             total += more
-        return total.astype(np.float32)
+        summed: np.ndarray = total.astype(np.float32)
+        return summed
 
     def search(self, query_terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (doc indices, float32 scores) in Lucene/Anserini order.

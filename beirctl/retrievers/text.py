@@ -76,7 +76,8 @@ def _stemmer(name: str) -> object | None:
         from beirctl.errors import ConfigError
 
         raise ConfigError(f"unknown stemmer {name!r} (PyStemmer algorithms: {', '.join(Stemmer.algorithms())}, none)")
-    return Stemmer.Stemmer(name)
+    stemmer: object = Stemmer.Stemmer(name)
+    return stemmer
 
 
 def tokenize(texts: list[str], params: TokenizerParams) -> list[list[str]]:
@@ -99,7 +100,8 @@ def tokenize(texts: list[str], params: TokenizerParams) -> list[list[str]]:
         return_ids=False,
         show_progress=False,
     )
-    return result  # type: ignore[return-value]
+    tokens: list[list[str]] = result
+    return tokens
 
 
 def field_texts(corpus: Corpus, fields: str) -> dict[str, list[str]]:
