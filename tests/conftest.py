@@ -92,9 +92,7 @@ INTEGRATION_MODULES = {
 def _uses_shared(item: pytest.Item) -> bool:
     if "shared" in getattr(item, "fixturenames", ()):
         return True
-    return any(
-        str(mark.kwargs.get("reason", "")).startswith("real BEIR data") for mark in item.iter_markers("skipif")
-    )
+    return any(str(mark.kwargs.get("reason", "")).startswith("real BEIR data") for mark in item.iter_markers("skipif"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

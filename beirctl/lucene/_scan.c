@@ -7,9 +7,10 @@
  * analysis._alnum_pattern (a run of word characters, extended over a single MidLetter between
  * two letters or a single MidNum between two digits; a run of ExtendNumLet alone is no token;
  * a "simple emoji" is a one-character token), lowercases ASCII letters, and gives each distinct
- * token an id with its own hash table. Texts the rule does not cover (a character that needs
- * the full grammar, or a token longer than the maximum length) go to a Python callback, the
- * pure-Python tokenizer, so the token stream is exactly the one analysis.tokenize_many gives.
+ * token an id with its own hash table; a token longer than the maximum length is cut as Lucene's
+ * buffer cuts it (cut_long). Texts the rule does not cover (a character that needs the full
+ * grammar) go to a Python callback, the pure-Python tokenizer, so the token stream is exactly the
+ * one analysis.tokenize_many gives.
  *
  * Character classes come from a 0x110000-byte table the caller fills (analysis._CLASS_TABLE).
  */
@@ -191,6 +192,67 @@ INLINE int emit(Vocab *v, Buf *ids, Buf *tmp, int kind, const void *data, Py_ssi
     return 0;
 }
 
+INLINE int add_span(Buf *spans, Py_ssize_t a, Py_ssize_t b) {
+    if (buf_reserve(spans, 2 * (Py_ssize_t)sizeof(Py_ssize_t)) < 0)
+        return -1;
+    Py_ssize_t *sp = (Py_ssize_t *)(spans->data + spans->len);
+    sp[0] = a;
+    sp[1] = b;
+    spans->len += 2 * (Py_ssize_t)sizeof(Py_ssize_t);
+    return 0;
+}
+
+#define UNITS(c) ((c) > 0xFFFF ? 2 : 1)
+
+/* Lucene's pieces of the over-long token [p, q) (analysis._cut_long): StandardTokenizer's buffer
+   holds max_len UTF-16 code units and never grows, so a token is the longest match within the
+   buffer and scanning resumes where it ends. Within a token of this rule that is the buffer, less
+   a mid character at its end; none if the buffer holds ExtendNumLet only (skipped up to the first
+   start whose buffer reaches a letter or digit); a mid character after a piece is skipped. Linear
+   in q - p. The number of spans added goes to *k. */
+INLINE int cut_long(const uint8_t *table, int kind, const void *data, Py_ssize_t p, Py_ssize_t q, Py_ssize_t max_len,
+                    Buf *spans, Py_ssize_t *k) {
+    while (p < q) {
+        Py_ssize_t end = p, units = 0;
+        while (end < q) {
+            int w = UNITS(PyUnicode_READ(kind, data, end));
+            if (units + w > max_len)
+                break;
+            units += w;
+            end++;
+        }
+        Py_ssize_t cut = (end > p && end < q && !(table[PyUnicode_READ(kind, data, end - 1)] & C_WORD)) ? end - 1 : end;
+        int letters = 0;
+        for (Py_ssize_t i = p; i < cut && !letters; i++)
+            letters = table[PyUnicode_READ(kind, data, i)] != C_ENL;
+        if (letters) {
+            if (add_span(spans, p, cut) < 0)
+                return -1;
+            (*k)++;
+            p = cut;
+            if (p < q && !(table[PyUnicode_READ(kind, data, p)] & C_WORD))
+                p++;
+            continue;
+        }
+        Py_ssize_t f = p; /* the buffer holds ExtendNumLet only: find the next letter or digit */
+        while (f < q && table[PyUnicode_READ(kind, data, f)] == C_ENL)
+            f++;
+        if (f >= q)
+            break;
+        Py_ssize_t s = f + 1; /* the first start whose buffer reaches f */
+        units = 0;
+        while (s > p) {
+            int w = UNITS(PyUnicode_READ(kind, data, s - 1));
+            if (units + w > max_len)
+                break;
+            units += w;
+            s--;
+        }
+        p = s > p + 1 ? s : p + 1;
+    }
+    return 0;
+}
+
 /* Tokenize one text into spans (pairs of Py_ssize_t in spans); 1 if it needs the fallback. */
 INLINE int split(const uint8_t *table, int kind, const void *data, Py_ssize_t n, Py_ssize_t max_len, Buf *spans,
                  Py_ssize_t *nspans) {
@@ -247,21 +309,20 @@ INLINE int split(const uint8_t *table, int kind, const void *data, Py_ssize_t n,
             p++;
             continue;
         }
-        /* StandardTokenizer's buffer holds max_len UTF-16 code units: longer tokens are cut
-           there, which the Python tokenizer handles. */
+        /* StandardTokenizer's buffer holds max_len UTF-16 code units: a longer token is cut. */
         if (q - p > max_len / 2) {
             Py_ssize_t units = q - p;
             for (Py_ssize_t i = p; i < q; i++)
                 units += PyUnicode_READ(kind, data, i) > 0xFFFF;
-            if (units > max_len)
-                return 1;
+            if (units > max_len) {
+                if (cut_long(table, kind, data, p, q, max_len, spans, &k) < 0)
+                    return -1;
+                p = q;
+                continue;
+            }
         }
-        if (buf_reserve(spans, 2 * (Py_ssize_t)sizeof(Py_ssize_t)) < 0)
+        if (add_span(spans, p, q) < 0)
             return -1;
-        Py_ssize_t *sp = (Py_ssize_t *)(spans->data + spans->len);
-        sp[0] = p;
-        sp[1] = q;
-        spans->len += 2 * (Py_ssize_t)sizeof(Py_ssize_t);
         k++;
         p = q;
     }

@@ -1,0 +1,80 @@
+"""The ``beirctl`` command line: a thin layer over the Python API.
+
+One module per command group: :mod:`.datasets`, :mod:`.run` (run, eval), :mod:`.results` (show,
+compare, verify, report), :mod:`.leaderboard` (build, validate), :mod:`.info` (retrievers, doctor);
+:mod:`.common` holds the consoles, shared options and result helpers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from beirctl import __version__
+from beirctl.cli import info, results, run
+from beirctl.cli.common import console, err_console
+from beirctl.cli.datasets import datasets_app
+from beirctl.cli.leaderboard import leaderboard_app
+from beirctl.errors import BeirctlError
+
+__all__ = ["app", "run_cli"]
+
+
+class _Group(TyperGroup):
+    """Turns user errors into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors its own click Context
+        try:
+            return super().invoke(ctx)
+        except BeirctlError as exc:
+            # One line, whatever the message quotes (a line break in a key, a file name...).
+            text = " ".join(str(exc).splitlines())
+            err_console.print(f"[red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted; finished results are kept, run again to resume")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Benchmark retrieval on BEIR: datasets, runs, official metrics, leaderboard JSON.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"beirctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """beirctl: zero-shot retrieval benchmarks on BEIR."""
+
+
+app.command("run")(run.run)
+app.command("eval")(run.eval_)
+app.command("show")(results.show)
+app.command("retrievers")(info.retrievers)
+app.command("compare")(results.compare_cmd)
+app.command("verify")(results.verify_cmd)
+app.command("report")(results.report_cmd)
+app.command("doctor")(info.doctor)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+def run_cli() -> None:
+    """Console-script entry point."""
+    app()

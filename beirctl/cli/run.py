@@ -1,0 +1,101 @@
+"""``beirctl run`` and ``beirctl eval``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+
+from beirctl.cli.common import DataDirOpt, _null, _print_table, console, err_console
+from beirctl.errors import BeirctlError
+
+
+def run(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="Run config.")],
+    force: Annotated[bool, typer.Option("--force", help="Redo pairs that are already finished.")] = False,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this dataset (repeatable).")] = None,
+    data_dir: DataDirOpt = None,
+    executor: Annotated[
+        Optional[str], typer.Option("--executor", help="local or ray (default: the config's executor).")
+    ] = None,
+    ray_address: Annotated[
+        Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")
+    ] = None,
+) -> None:
+    """Run every (dataset, retriever) pair of a config and write results."""
+    from beirctl.config import load_config
+    from beirctl.results import collect
+    from beirctl.runner import run_config
+
+    config = load_config(config_path)
+
+    def reporter(event: str, info: dict[str, Any]) -> None:
+        pair = f"{info.get('dataset')} × {info.get('retriever')}"
+        if event == "dataset":
+            err_console.print(f"[bold]{info['dataset']}[/]: loading")
+        elif event == "stage":
+            err_console.print(f"  {pair}: {info['stage']}")
+        elif event == "skipped":
+            err_console.print(f"  {pair}: finished earlier, skipped (--force to redo)")
+        elif event == "done":
+            scores = "  ".join(f"{k} {v:.4f}" for k, v in info["aggregate"].items())
+            err_console.print(f"  {pair}: [green]{scores}[/]")
+        elif event == "failed":
+            err_console.print(f"  {pair}: [red]failed[/]: {escape(info['error'])}")
+        elif event == "warning":
+            err_console.print(f"  {pair}: [yellow]warning[/]: {escape(info['message'])}")
+        elif event == "waiting":
+            err_console.print(f"  {pair}: another beirctl process holds {escape(info['path'])}; waiting for it")
+
+    with err_console.status("running") if sys.stderr.isatty() else _null():
+        summary = run_config(
+            config,
+            force=force,
+            only=only,
+            data_dir=data_dir,
+            reporter=reporter,
+            config_path=str(config_path),
+            executor=executor,
+            ray_address=ray_address,
+        )
+    if summary.failed:
+        raise BeirctlError(
+            f"{len(summary.failed)} pair(s) failed (finished results are kept; run again to resume): "
+            + "; ".join(f"{d} × {r}: {e}" for d, r, e in summary.failed)
+        )
+    _print_table(collect(summary.results_dir), None, config.reference)
+    console.print(f"results: {summary.results_dir}")
+    if summary.leaderboard:
+        console.print(f"leaderboard: {summary.leaderboard}")
+
+
+def eval_(
+    run_file: Annotated[Path, typer.Argument(metavar="RUN.trec", help="TREC run file (may be .gz).")],
+    qrels_file: Annotated[Path, typer.Argument(metavar="QRELS", help="BEIR qrels TSV or TREC qrels.")],
+    metrics: Annotated[
+        Optional[list[str]], typer.Option("--metric", "-m", help="ir-measures name (repeatable).")
+    ] = None,
+    per_query: Annotated[bool, typer.Option("--per-query", help="Also print per-query values.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluate a TREC run file (trec_eval -c semantics: every judged query counts)."""
+    from beirctl.evaluation import DEFAULT_METRICS, evaluate, read_qrels, read_run
+
+    result = evaluate(read_run(run_file), read_qrels(qrels_file), metrics or list(DEFAULT_METRICS))
+    if as_json:
+        data: dict[str, Any] = {"aggregate": result.aggregate, "num_queries": result.num_queries}
+        if per_query:
+            data["per_query"] = result.per_query
+        console.print_json(json.dumps(data))
+        return
+    # trec_eval's layout: measure, query (or "all"), value
+    if per_query:
+        for name, values in result.per_query.items():
+            for qid in sorted(values):
+                typer.echo(f"{name}\t{qid}\t{values[qid]:.4f}")
+    for name, value in result.aggregate.items():
+        typer.echo(f"{name}\tall\t{value:.4f}")
