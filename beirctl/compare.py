@@ -4,15 +4,16 @@ Holm–Bonferroni-corrected across datasets)."""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from beirctl.datasets.catalog import CQADUPSTACK
 from beirctl.errors import BeirctlError
+from beirctl.results import PairResult, benchmark_scores
+from beirctl.tables import Cell, Column, Row, Table
 
 N_RESAMPLES = 10_000
 
@@ -37,6 +38,8 @@ class Comparison:
     baseline: str | None
     alpha: float
     tests: dict[str, dict[str, Test]] = field(default_factory=dict)  # dataset -> label -> test
+    averages: dict[str, float | None] = field(default_factory=dict)  # label -> the leaderboard's average
+    per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # dataset -> label -> qid
 
     def best(self, dataset: str) -> str | None:
         row = self.scores.get(dataset, {})
@@ -81,34 +84,77 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
+def stratified_tests(
+    a: np.ndarray, b: np.ndarray, strata: np.ndarray, seed: int = 0, n_resamples: int = N_RESAMPLES
+) -> Test:
+    """The paired tests of a dataset made of strata counted equally (CQADupStack: the unweighted
+    mean of its forums), so that what is tested is the difference the table shows: the mean
+    over strata of each stratum's mean per-query difference.
+
+    Randomization: the same sign flips as :func:`paired_tests`, of that weighted statistic.
+    t-test: the stratified t statistic (the statistic over its standard error, the sum of the
+    strata's squared standard errors) with Welch–Satterthwaite degrees of freedom; one stratum
+    is exactly :func:`scipy.stats.ttest_rel`.
+    """
+    diff = a - b
+    if not np.any(diff):
+        return Test(1.0, 1.0, n=len(a))
+    groups, index, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    k = len(groups)
+    weights = 1.0 / (k * counts[index])
+    statistic = float(np.sum(weights * diff))
+    # each stratum's squared standard error of the mean, scaled by the 1/k of the mean over strata
+    var = np.array([np.var(diff[index == g], ddof=1) / counts[g] if counts[g] > 1 else 0.0 for g in range(k)])
+    var /= k * k
+    if var.sum() == 0:
+        t_p = 0.0  # a constant, nonzero difference within every stratum
+    else:
+        dof_terms = [var[g] ** 2 / (counts[g] - 1) for g in range(k) if counts[g] > 1]
+        dof = var.sum() ** 2 / sum(dof_terms)
+        t_p = float(2 * stats.t.sf(abs(statistic) / np.sqrt(var.sum()), dof))
+    rand = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.sum(weights * (x - y), axis=axis),
+        permutation_type="samples",
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        vectorized=True,
+        random_state=np.random.default_rng(seed),
+    )
+    return Test(t_p, float(rand.pvalue), n=len(a))
+
+
 def compare(
-    entries: list[dict[str, Any]],
+    entries: Sequence[PairResult],
     metric: str = "nDCG@10",
     baseline: str | None = None,
     alpha: float = 0.05,
     seed: int = 0,
     n_resamples: int = N_RESAMPLES,
 ) -> Comparison:
-    """Build the comparison of every retriever in ``entries`` (metrics.json documents)."""
-    labels = sorted({m["retriever"]["label"] for m in entries})
+    """Build the comparison of every retriever in ``entries``.
+
+    Scores and averages are :func:`beirctl.results.retriever_scores`' (CQADupStack one dataset,
+    the mean of its 12 forums; fewer is an error), so the average is the leaderboard's. Its
+    paired tests are :func:`stratified_tests` over the forums' queries, one test in the
+    Holm–Bonferroni correction like any other dataset.
+    """
+    labels = sorted({m.retriever.label for m in entries})
     if baseline is not None and baseline not in labels:
         raise BeirctlError(f"baseline {baseline!r} not among the results (have: {', '.join(labels)})")
+    by_label = benchmark_scores(entries, metric)
     scores: dict[str, dict[str, float]] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
-    for m in entries:
-        if metric not in m["aggregate"]:
-            continue
-        ds, lb = m["dataset"]["name"], m["retriever"]["label"]
-        if lb in scores.get(ds, {}):
-            raise BeirctlError(
-                f"two results for {ds} × {lb}; compare results of different configs only when their labels differ"
-            )
-        scores.setdefault(ds, {})[lb] = m["aggregate"][metric]
-        per_query.setdefault(ds, {})[lb] = m["per_query"][metric]
+    for lb, s in by_label.items():
+        for ds, value in s.datasets.items():
+            scores.setdefault(ds, {})[lb] = value
+            per_query.setdefault(ds, {})[lb] = s.per_query.get(ds, {})
     if not scores:
         raise BeirctlError(f"no results carry metric {metric!r}")
     datasets = sorted(scores)
-    comp = Comparison(metric, labels, datasets, scores, baseline, alpha)
+    averages = {lb: s.average for lb, s in by_label.items()}
+    grouped = any(s.forums and CQADUPSTACK in s.datasets for s in by_label.values())  # forums folded
+    comp = Comparison(metric, labels, datasets, scores, baseline, alpha, averages=averages, per_query=per_query)
     if baseline is None:
         return comp
     for label in labels:
@@ -122,7 +168,11 @@ def compare(
             qids = sorted(set(pq[label]) & set(pq[baseline]))
             a = np.array([pq[label][q] for q in qids])
             b = np.array([pq[baseline][q] for q in qids])
-            comp.tests.setdefault(ds, {})[label] = paired_tests(a, b, seed, n_resamples)
+            if grouped and ds == CQADUPSTACK:
+                strata = np.array([q.split("/", 1)[0] for q in qids])
+                comp.tests.setdefault(ds, {})[label] = stratified_tests(a, b, strata, seed, n_resamples)
+            else:
+                comp.tests.setdefault(ds, {})[label] = paired_tests(a, b, seed, n_resamples)
             tested.append(ds)
         for attr in ("t_p", "rand_p"):
             adjusted = holm([getattr(comp.tests[ds][label], attr) for ds in tested])
@@ -136,44 +186,6 @@ LEGEND = (
     "† = Fisher randomization test, both p < alpha after Holm–Bonferroni across datasets"
 )
 
-
-def _cell(comp: Comparison, ds: str, label: str, bold: tuple[str, str]) -> str:
-    if label not in comp.scores[ds]:
-        return ""
-    text = f"{comp.scores[ds][label]:.4f}"
-    if comp.best(ds) == label:
-        text = f"{bold[0]}{text}{bold[1]}"
-    delta = comp.delta(ds, label)
-    if delta is not None and label != comp.baseline:
-        text += f" ({delta:+.4f})"
-        test = comp.tests.get(ds, {}).get(label)
-        if test is not None:
-            text += ("*" if test.t_p_holm < comp.alpha else "") + ("†" if test.rand_p_holm < comp.alpha else "")
-    return text
-
-
-def rows(comp: Comparison, bold: tuple[str, str] = ("", "")) -> list[list[str]]:
-    out = [[ds] + [_cell(comp, ds, lb, bold) for lb in comp.labels] for ds in comp.datasets]
-    if len(comp.datasets) > 1:
-        avg = []
-        for lb in comp.labels:
-            vals = [comp.scores[ds][lb] for ds in comp.datasets if lb in comp.scores[ds]]
-            avg.append(f"{np.mean(vals):.4f}" if len(vals) == len(comp.datasets) else "")
-        out.append(["average", *avg])
-    return out
-
-
-def pvalue_rows(comp: Comparison) -> list[list[str]]:
-    """dataset, retriever, n, t-test p, t-test p (Holm), randomization p, randomization p (Holm)."""
-    out = []
-    for ds in comp.datasets:
-        for label, t in sorted(comp.tests.get(ds, {}).items()):
-            out.append(
-                [ds, label, str(t.n), f"{t.t_p:.4g}", f"{t.t_p_holm:.4g}", f"{t.rand_p:.4g}", f"{t.rand_p_holm:.4g}"]
-            )
-    return out
-
-
 PVALUE_HEADER = [
     "dataset",
     "retriever",
@@ -185,56 +197,101 @@ PVALUE_HEADER = [
 ]
 
 
-def render(comp: Comparison, fmt: str) -> str:
-    """Markdown, LaTeX or CSV text of the comparison (the rich table is the CLI's)."""
-    header = ["dataset", *(f"{lb} (baseline)" if lb == comp.baseline else lb for lb in comp.labels)]
-    if fmt == "markdown":
-        body = rows(comp, ("**", "**"))
-        lines = [f"{comp.metric}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in body]
-        if comp.tests:
-            lines += ["", "| " + " | ".join(PVALUE_HEADER) + " |", "|" + "---|" * len(PVALUE_HEADER)]
-            lines += ["| " + " | ".join(r) + " |" for r in pvalue_rows(comp)]
-        lines += ["", LEGEND]
-        return "\n".join(lines) + "\n"
-    if fmt == "latex":
-        body = rows(comp, ("\\textbf{", "}"))
+def _label_column(comp: Comparison, label: str) -> Column:
+    return Column(label, label, "(baseline)" if label == comp.baseline else "")
 
-        def esc(s: str) -> str:
-            return s.replace("_", "\\_").replace("%", "\\%").replace("†", "$^\\dagger$").replace("*", "$^*$")
 
-        lines = [
-            "\\begin{tabular}{l" + "r" * len(comp.labels) + "}",
-            "\\toprule",
-            " & ".join(esc(h) for h in header) + " \\\\",
-            "\\midrule",
-        ]
-        lines += [" & ".join(esc(c) for c in r) + " \\\\" for r in body]
-        lines += ["\\bottomrule", "\\end{tabular}", f"% {comp.metric}; {LEGEND}"]
-        return "\n".join(lines) + "\n"
+def comparison_table(comp: Comparison) -> Table:
+    """Datasets × retrievers: scores, best per dataset, deltas and significance marks against
+    the baseline, and the average row (the leaderboard's average)."""
+    columns = [Column("dataset", "dataset", align="left", role="other")]
+    columns += [_label_column(comp, lb) for lb in comp.labels]
+    rows = []
+    for ds in comp.datasets:
+        cells = {"dataset": Cell(text=ds)}
+        for lb in comp.labels:
+            if lb not in comp.scores[ds]:
+                continue
+            delta = comp.delta(ds, lb) if lb != comp.baseline else None
+            marks = ""
+            test = comp.tests.get(ds, {}).get(lb)
+            if delta is not None and test is not None:
+                marks = ("*" if test.t_p_holm < comp.alpha else "") + ("†" if test.rand_p_holm < comp.alpha else "")
+            cells[lb] = Cell(comp.scores[ds][lb], delta=delta, marks=marks, best=comp.best(ds) == lb)
+        rows.append(Row(cells))
+    if len(comp.datasets) > 1:
+        cells = {"dataset": Cell(text="average")}
+        for lb in comp.labels:
+            covers = all(lb in comp.scores[ds] for ds in comp.datasets)
+            cells[lb] = Cell(comp.averages.get(lb) if covers else None)
+        rows.append(Row(cells, summary=True))
+    meta = {"metric": comp.metric, "baseline": comp.baseline, "alpha": comp.alpha}
+    return Table(columns, rows, title=comp.metric, footnotes=[LEGEND], meta=meta)
+
+
+def _test_columns(fmt: str) -> list[Column]:
+    names = ["t_p", "t_p_holm", "rand_p", "rand_p_holm"]
+    return [
+        Column("dataset", "dataset", align="left", role="other"),
+        Column("retriever", "retriever", align="left", role="other"),
+        Column("queries", "queries", role="other"),
+        *(Column(key, title, fmt=fmt, role="other") for key, title in zip(names, PVALUE_HEADER[3:])),
+    ]
+
+
+def _test_cells(test: Test) -> dict[str, Cell]:
+    return {
+        "queries": Cell(text=str(test.n)),
+        "t_p": Cell(test.t_p),
+        "t_p_holm": Cell(test.t_p_holm),
+        "rand_p": Cell(test.rand_p),
+        "rand_p_holm": Cell(test.rand_p_holm),
+    }
+
+
+def tests_table(comp: Comparison) -> Table:
+    """A row per (dataset, retriever) tested against the baseline: queries and p-values."""
+    rows = [
+        Row({"dataset": Cell(text=ds), "retriever": Cell(text=lb), **_test_cells(t)})
+        for ds in comp.datasets
+        for lb, t in sorted(comp.tests.get(ds, {}).items())
+    ]
+    return Table(_test_columns(".4g"), rows, title="paired tests against the baseline")
+
+
+def long_table(comp: Comparison) -> Table:
+    """One row per (dataset, retriever): score, delta, queries, p-values, best (csv's layout)."""
+    columns = [
+        Column("dataset", "dataset", align="left", role="other"),
+        Column("retriever", "retriever", align="left", role="other"),
+        Column("score", comp.metric, fmt=".6f"),
+        Column("delta", "delta", fmt=".6f", role="other"),
+        *_test_columns(".6g")[2:],
+        Column("best", "best", align="left", role="other"),
+    ]
+    rows = []
+    for ds in comp.datasets:
+        for lb in comp.labels:
+            if lb not in comp.scores[ds]:
+                continue
+            test = comp.tests.get(ds, {}).get(lb)
+            cells = {
+                "dataset": Cell(text=ds),
+                "retriever": Cell(text=lb),
+                "score": Cell(comp.scores[ds][lb]),
+                "delta": Cell(comp.delta(ds, lb)),
+                **(_test_cells(test) if test else {}),
+                "best": Cell(text="yes" if comp.best(ds) == lb else ""),
+            }
+            rows.append(Row(cells))
+    return Table(columns, rows)
+
+
+def tables_for(comp: Comparison, fmt: str) -> list[Table]:
+    """The tables a format shows: csv the long table; latex the comparison; the others the
+    comparison and, with a baseline, the paired tests."""
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["dataset", "retriever", comp.metric, "delta", *PVALUE_HEADER[2:], "best"])
-        for ds in comp.datasets:
-            for lb in comp.labels:
-                if lb not in comp.scores[ds]:
-                    continue
-                t = comp.tests.get(ds, {}).get(lb)
-                delta = comp.delta(ds, lb)
-                writer.writerow(
-                    [
-                        ds,
-                        lb,
-                        f"{comp.scores[ds][lb]:.6f}",
-                        "" if delta is None else f"{delta:.6f}",
-                        t.n if t else "",
-                        f"{t.t_p:.6g}" if t else "",
-                        f"{t.t_p_holm:.6g}" if t else "",
-                        f"{t.rand_p:.6g}" if t else "",
-                        f"{t.rand_p_holm:.6g}" if t else "",
-                        "yes" if comp.best(ds) == lb else "",
-                    ]
-                )
-        return buf.getvalue()
-    raise BeirctlError(f"unknown format {fmt!r} (table, markdown, latex, csv)")
+        return [long_table(comp)]
+    if fmt == "latex":
+        return [comparison_table(comp)]
+    return [comparison_table(comp)] + ([tests_table(comp)] if comp.tests else [])

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from beirctl.datasets import catalog
 from beirctl.errors import BeirctlError, ConfigError
 from beirctl.evaluation.metrics import DEFAULT_METRICS, parse_metrics
+from beirctl.retrievers.base import Resources
 
 MAX_DEPTH = 64  # nesting levels of a config: real configs use about 6
 MAX_NODES = 100_000  # YAML nodes after expanding aliases (a config has a few hundred)
@@ -81,20 +82,13 @@ class DatasetSpec(_Strict):
         return self.name or Path(self.path or "").name
 
 
-class Resources(_Strict):
-    """What one (dataset, retriever) task asks of a Ray cluster."""
-
-    cpus: float = Field(default=1.0, ge=0)
-    gpus: float = Field(default=0.0, ge=0)
-
-
 class RetrieverSpec(_Strict):
     """A retriever: its registered ``type``, a ``label`` for results, and its ``params``."""
 
     type: str
     label: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    resources: Resources = Field(default_factory=lambda: Resources())
+    resources: Resources | None = None  # None: what the retriever class declares
 
     @model_validator(mode="after")
     def _safe_label(self) -> RetrieverSpec:

@@ -111,14 +111,18 @@ def check_package(name: str, dist: str) -> Check:
 
 
 def check_lucene_exact() -> Check:
-    """The default bm25 engine always works; say whether its compiled tokenizer/stemmer is built."""
-    if importlib.util.find_spec("beirctl.lucene._scan") is not None:
+    """The default bm25 engine always works; say whether its compiled tokenizer/stemmer is used."""
+    from beirctl.lucene import native
+
+    if native.compiled():
         return Check("lucene-exact", True, "compiled tokenizer and Porter stemmer (beirctl.lucene._scan)")
-    return Check(
-        "lucene-exact",
-        True,
-        "pure Python (beirctl.lucene._scan not built: no C compiler at install); same results, slower indexing",
-    )
+    if native.DISABLED_BY_ENV:
+        why = f"{native.ENV_SWITCH}=0 is set"
+    elif importlib.util.find_spec("beirctl.lucene._scan") is None:
+        why = "beirctl.lucene._scan not built: no C compiler at install"
+    else:
+        why = "beirctl.lucene._scan does not load"
+    return Check("lucene-exact", True, f"pure Python ({why}); same results, slower indexing")
 
 
 def collect() -> list[Check]:

@@ -8,7 +8,7 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-import beirctl
+from beirctl.version import __version__
 
 # Bump when a change of beirctl alters run files or metrics for the same data and parameters:
 # results recorded under another value are recomputed, not reused.
@@ -33,7 +33,7 @@ PACKAGES = (
 
 def package_versions() -> dict[str, str]:
     """Versions of beirctl and of the installed packages that can change a score."""
-    versions = {"beirctl": beirctl.__version__, "python": platform.python_version()}
+    versions = {"beirctl": __version__, "python": platform.python_version()}
     for name in PACKAGES:
         try:
             versions[name] = version(name)

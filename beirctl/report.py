@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Sequence
 from typing import Any
 
-from beirctl import __version__, provenance
-from beirctl.compare import LEGEND, Comparison, compare, pvalue_rows, rows
+from beirctl import provenance
+from beirctl.compare import Comparison, compare, comparison_table, tests_table
 from beirctl.errors import BeirctlError
+from beirctl.results import PairResult
+from beirctl.tables import Cell, Column, Row, Table, to_html
+from beirctl.version import __version__
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;color:#222;max-width:1200px}
@@ -82,34 +86,12 @@ def wins_ties_losses(per_query: dict[str, dict[str, float]], label: str, baselin
     return wins, len(qids) - wins - losses, losses
 
 
-def _table(header: list[str], body: list[list[str]], best: list[list[bool]] | None = None, css: str = "") -> str:
-    out = [
-        f"<table class='{css}'><thead><tr>" if css else "<table><thead><tr>",
-        *(f"<th>{html.escape(h)}</th>" for h in header),
-        "</tr></thead><tbody>",
-    ]
-    for i, row in enumerate(body):
-        out.append("<tr>")
-        for j, cell in enumerate(row):
-            cls = ' class="best"' if best and i < len(best) and j < len(best[i]) and best[i][j] else ""
-            out.append(f"<td{cls}>{html.escape(cell)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
 def build_report(
-    entries: list[dict[str, Any]], metric: str = "nDCG@10", baseline: str | None = None, title: str | None = None
+    entries: Sequence[PairResult], metric: str = "nDCG@10", baseline: str | None = None, title: str | None = None
 ) -> str:
     """The HTML text of the report."""
-    comp = compare(entries, metric, baseline or sorted({m["retriever"]["label"] for m in entries})[0])
-    per_query: dict[str, dict[str, dict[str, float]]] = {}
-    for m in entries:
-        if metric in m["per_query"]:
-            per_query.setdefault(m["dataset"]["name"], {})[m["retriever"]["label"]] = m["per_query"][metric]
-    header = ["dataset", *(f"{lb} (baseline)" if lb == comp.baseline else lb for lb in comp.labels)]
-    body = rows(comp)
-    best = [[False] + [comp.best(ds) == lb for lb in comp.labels] for ds in comp.datasets]
+    comp = compare(entries, metric, baseline or sorted({m.retriever.label for m in entries})[0])
+    per_query = comp.per_query  # CQADupStack: its forums' queries together, as it is tested
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title or 'beirctl report')}</title><style>{CSS}</style></head><body>",
@@ -117,14 +99,10 @@ def build_report(
         f"<p>{len(comp.datasets)} dataset(s), {len(comp.labels)} retriever(s), "
         f"metric <code>{html.escape(metric)}</code>, baseline <code>{html.escape(comp.baseline or '')}</code>.</p>",
         "<h2 id='comparison'>Comparison</h2>",
-        _table(header, body, best),
-        f"<p class='legend'>{html.escape(LEGEND)}</p>",
+        to_html(comparison_table(comp)),
     ]
-    pv = pvalue_rows(comp)
-    if pv:
-        from beirctl.compare import PVALUE_HEADER
-
-        parts += ["<h2 id='significance'>Significance against the baseline</h2>", _table(PVALUE_HEADER, pv)]
+    if comp.tests:
+        parts += ["<h2 id='significance'>Significance against the baseline</h2>", to_html(_untitled(tests_table(comp)))]
     parts.append("<h2 id='wins'>Wins / ties / losses against the baseline (per query)</h2>")
     wtl_rows = []
     for ds in comp.datasets:
@@ -132,9 +110,11 @@ def build_report(
             if lb == comp.baseline or lb not in per_query.get(ds, {}) or comp.baseline not in per_query.get(ds, {}):
                 continue
             w, t, lo = wins_ties_losses(per_query[ds], lb, comp.baseline or "")
-            wtl_rows.append([ds, lb, str(w), str(t), str(lo)])
+            wtl_rows.append(
+                _text_row(["dataset", "retriever", "wins", "ties", "losses"], [ds, lb, str(w), str(t), str(lo)])
+            )
     parts.append(
-        _table(["dataset", "retriever", "wins", "ties", "losses"], wtl_rows)
+        to_html(Table(_text_columns(["dataset", "retriever", "wins", "ties", "losses"]), wtl_rows))
         if wtl_rows
         else "<p>Only one retriever: nothing to compare.</p>"
     )
@@ -145,32 +125,43 @@ def build_report(
         f"<div class='chart'>{_box_plot(comp, ds, per_query[ds])}</div>" for ds in comp.datasets if ds in per_query
     ]
     parts.append("</div><h2 id='provenance'>Provenance</h2>")
+    prov_header = ["dataset", "retriever", "type", "parameters", "corpus sha256", "config sha256", "beirctl", "created"]
     prov_rows = []
     for m in entries:
-        pkgs = m["provenance"]["packages"]
         prov_rows.append(
-            [
-                m["dataset"]["name"],
-                m["retriever"]["label"],
-                m["retriever"]["type"],
-                ", ".join(f"{k}={v}" for k, v in sorted(m["retriever"]["params"].items())),
-                m["dataset"]["checksums"].get("corpus:sha256", "")[:16],
-                m.get("config", {}).get("sha256", "")[:16],
-                pkgs.get("beirctl", ""),
-                m["provenance"].get("created", ""),
-            ]
+            _text_row(
+                prov_header,
+                [
+                    m.dataset.name,
+                    m.retriever.label,
+                    m.retriever.type,
+                    ", ".join(f"{k}={v}" for k, v in sorted(m.retriever.params.items())),
+                    m.dataset.checksums.get("corpus:sha256", "")[:16],
+                    m.config.sha256[:16],
+                    m.provenance.packages.get("beirctl", ""),
+                    m.provenance.created,
+                ],
+            )
         )
+    parts.append(to_html(Table(_text_columns(prov_header), prov_rows), css_class="text"))
+    first = entries[0].provenance
     parts.append(
-        _table(
-            ["dataset", "retriever", "type", "parameters", "corpus sha256", "config sha256", "beirctl", "created"],
-            prov_rows,
-            css="text",
-        )
+        "<p>Packages: " + html.escape(", ".join(f"{k} {v}" for k, v in sorted(first.packages.items()))) + "</p>"
     )
-    first = entries[0]["provenance"]
-    parts.append(
-        "<p>Packages: " + html.escape(", ".join(f"{k} {v}" for k, v in sorted(first["packages"].items()))) + "</p>"
-    )
-    parts.append("<p>Machine: " + html.escape(", ".join(f"{k}: {v}" for k, v in first["machine"].items())) + "</p>")
+    parts.append("<p>Machine: " + html.escape(", ".join(f"{k}: {v}" for k, v in first.machine.items())) + "</p>")
     parts.append(f"<p class='legend'>Generated by beirctl {__version__} at {provenance.now()}.</p></body></html>")
     return "\n".join(parts)
+
+
+def _untitled(table: Table) -> Table:
+    """The table without its title (the section heading says it)."""
+    table.title = None
+    return table
+
+
+def _text_columns(header: list[str]) -> list[Column]:
+    return [Column(h, h, align="left", role="other") for h in header]
+
+
+def _text_row(header: list[str], values: list[str]) -> Row:
+    return Row({h: Cell(text=v) for h, v in zip(header, values)})

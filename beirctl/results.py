@@ -1,63 +1,208 @@
-"""Results on disk: per-pair ``metrics.json``, the config's ``leaderboard.json``, and tables.
+"""Results on disk: per-pair ``metrics.json`` (:class:`PairResult`), the config's
+``leaderboard.json``, and the one definition of a retriever's benchmark scores.
 
-Layout under a results folder::
+Layout under a results folder (:func:`pair_dir`)::
 
     <dataset>/<retriever label>/run.trec.gz
     <dataset>/<retriever label>/metrics.json
     leaderboard.json
+
+A retriever's score on the benchmark is :func:`retriever_scores`: one score per dataset, where
+CQADupStack (its forums run as ``cqadupstack/<forum>`` with ``group: "cqadupstack"``) counts as one
+dataset, the unweighted mean of its 12 forums, and the average of those. ``show``, ``compare``,
+``verify``, ``report``, the leaderboard and submission bundles all take their numbers from it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from beirctl.atomic import write_json
 from beirctl.datasets.catalog import CQADUPSTACK, CQADUPSTACK_FORUMS
 from beirctl.errors import BeirctlError
+from beirctl.tables import Cell, Column, Row, Table
 
 METRICS_SCHEMA = "beirctl.metrics/1"
 LEADERBOARD_SCHEMA = "beirctl.leaderboard/1"
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.trec.gz"
 LEADERBOARD_FILE = "leaderboard.json"
+METRICS_SCHEMA_FILE = "metrics.schema.json"
 
 
 class ResultsError(BeirctlError):
     """Inconsistent or incomplete results."""
 
 
-def pair_dir(results_dir: Path, dataset: str, label: str) -> Path:
-    return results_dir / dataset / label
+def pair_dir(results_dir: str | Path, dataset: str, label: str) -> Path:
+    """The folder of one (dataset, retriever) pair: ``<results_dir>/<dataset>/<label>``."""
+    return Path(results_dir) / dataset / label
+
+
+# --- metrics.json ------------------------------------------------------------------------------
+
+
+class _Block(BaseModel):
+    # Exactly the document the runner writes: an unknown key is an error, not dropped, so that
+    # write_result(read_result(p)) gives p's bytes back. Field order is the file's key order.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+class DatasetBlock(_Block):
+    name: str  # results folder name, e.g. "scifact" or "cqadupstack/android"
+    split: str
+    source: str  # the dataset folder, or "hf:<repo>"
+    path: str | None
+    group: str | None  # "cqadupstack" for forums run as part of it
+    num_docs: int
+    num_queries: int
+    checksums: dict[str, str]
+
+
+class RetrieverBlock(_Block):
+    type: str
+    label: str
+    params: dict[str, Any]
+
+
+class Settings(_Block):
+    top_k: int
+    remove_query_id_hits: bool
+    metrics: list[str]
+
+
+class Timings(_Block):
+    load_s: float
+    index_s: float
+    search_s: float
+    eval_s: float
+
+
+class ConfigBlock(_Block):
+    name: str | None
+    file: str | None
+    sha256: str
+    resolved: dict[str, Any]
+
+
+class Provenance(_Block):
+    packages: dict[str, str]
+    machine: dict[str, Any]
+    created: str
+
+
+class PairResult(_Block):
+    """One ``metrics.json``: the scores of one retriever on one dataset and how they were made."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_serialization_defaults_required=True,
+        title="beirctl pair result (metrics.json)",
+    )
+
+    schema_: Literal["beirctl.metrics/1"] = Field(default="beirctl.metrics/1", alias="schema")
+    retrieval_key: str
+    dataset: DatasetBlock
+    retriever: RetrieverBlock
+    settings: Settings
+    aggregate: dict[str, float]  # metric -> mean over every judged query
+    per_query: dict[str, dict[str, float]]  # metric -> query id -> score
+    timings: Timings
+    config: ConfigBlock
+    provenance: Provenance
+
+    @property
+    def label(self) -> str:
+        return self.retriever.label
+
+    @property
+    def name(self) -> str:
+        return self.dataset.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document, keys in file order."""
+        return self.model_dump(by_alias=True)
+
+
+def _errors(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def parse_result(data: Any, source: str | Path) -> PairResult:
+    """A metrics document (parsed JSON) as a :class:`PairResult`; ResultsError naming ``source``."""
+    if not isinstance(data, dict) or data.get("schema") != METRICS_SCHEMA:
+        raise ResultsError(f"{source}: not a beirctl metrics file (schema {METRICS_SCHEMA})")
+    try:
+        return PairResult.model_validate(data)
+    except ValidationError as exc:
+        raise ResultsError(f"{source}: not a valid beirctl metrics file ({_errors(exc)})") from None
+
+
+def read_result(path: str | Path) -> PairResult:
+    """Read one ``metrics.json``; a ResultsError naming the file if it is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read results ({exc})") from None
+    return parse_result(data, path)
+
+
+def write_result(path: str | Path, result: PairResult) -> None:
+    """Write ``metrics.json`` atomically: the bytes :func:`beirctl.atomic.write_json` gives the
+    same document as a dict."""
+    write_json(path, result.to_dict())
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read results ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != METRICS_SCHEMA:
-        raise ResultsError(f"{path}: not a beirctl metrics file (schema {METRICS_SCHEMA})")
-    return data
+    """:func:`read_result` as a dict (for callers not yet on :class:`PairResult`)."""
+    return read_result(path).to_dict()
 
 
-def collect(results_dir: str | Path) -> list[dict[str, Any]]:
+def collect(results_dir: str | Path) -> list[PairResult]:
     """Every ``metrics.json`` under ``results_dir``, sorted by dataset then label."""
     root = Path(results_dir)
     if not root.is_dir():
         raise ResultsError(f"{root}: results folder not found")
-    found = [read_metrics(p) for p in sorted(root.rglob(METRICS_FILE))]
+    found = [read_result(p) for p in sorted(root.rglob(METRICS_FILE))]
     if not found:
         raise ResultsError(f"{root}: no {METRICS_FILE} found (run `beirctl run CONFIG` first)")
-    return sorted(found, key=lambda m: (m["dataset"]["name"], m["retriever"]["label"]))
+    return sorted(found, key=lambda m: (m.dataset.name, m.retriever.label))
 
 
-def stale_notes(entries: Iterable[dict[str, Any]]) -> list[str]:
+def metrics_schema() -> dict[str, Any]:
+    """The JSON schema of ``metrics.json``, generated from :class:`PairResult` (the file
+    ``beirctl/schemas/metrics.schema.json`` is this, and a test keeps it so)."""
+    generated = PairResult.model_json_schema(by_alias=True, mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://beirctl.dev/schemas/metrics-1.json",
+        **generated,
+        "description": "One (dataset, retriever) pair's results, as `beirctl run` writes them to "
+        "<results>/<dataset>/<label>/metrics.json. Generated from beirctl.results.PairResult.",
+    }
+
+
+def stored_metrics_schema() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(
+        (resources.files("beirctl.schemas") / METRICS_SCHEMA_FILE).read_text(encoding="utf-8")
+    )
+    return doc
+
+
+def stale_notes(entries: Iterable[PairResult]) -> list[str]:
     """One line per result whose recorded data checksums differ from its dataset on disk now
     (datasets no longer there, or from the hub, are not checked)."""
     from beirctl.datasets.loader import file_checksums
@@ -65,8 +210,8 @@ def stale_notes(entries: Iterable[dict[str, Any]]) -> list[str]:
     notes = []
     current: dict[tuple[str, str], dict[str, str] | None] = {}
     for m in entries:
-        ds = m.get("dataset", {})
-        source, split = ds.get("source") or "", ds.get("split") or "test"
+        ds = m.dataset
+        source, split = ds.source or "", ds.split or "test"
         if not source or source.startswith("hf:") or not Path(source).is_dir():
             continue
         if (source, split) not in current:
@@ -77,170 +222,301 @@ def stale_notes(entries: Iterable[dict[str, Any]]) -> list[str]:
         now = current[(source, split)]
         if now is None:
             continue
-        recorded = ds.get("checksums", {})
+        recorded = ds.checksums
         changed = sorted(k.removesuffix(":md5") for k, v in now.items() if k in recorded and recorded[k] != v)
         if changed:
             notes.append(
-                f"{ds.get('name')} × {m.get('retriever', {}).get('label')}: {', '.join(changed)} in {source} changed "
+                f"{ds.name} × {m.retriever.label}: {', '.join(changed)} in {source} changed "
                 "since this result was computed; run the config again to refresh it"
             )
     return notes
 
 
-def cqadupstack_mean(per_forum: dict[str, dict[str, float]]) -> dict[str, float]:
-    """CQADupStack's score: the unweighted mean over its 12 forums; fewer is an error."""
-    forums = {name.split("/", 1)[-1] for name in per_forum}
-    missing = sorted(set(CQADUPSTACK_FORUMS) - forums)
+# --- the score of a retriever on the benchmark -------------------------------------------------
+
+
+def _forum(name: str) -> str:
+    return name.split("/", 1)[-1]
+
+
+def _forum_mean(per_forum: Mapping[str, float], why: Mapping[str, str] | None = None) -> float:
+    """CQADupStack's score: the unweighted mean over its 12 forums (keys ``cqadupstack/<forum>``
+    or ``<forum>``); fewer is a ResultsError naming the missing ones (``why``: a reason per forum)."""
+    have = {_forum(name) for name in per_forum}
+    unknown = sorted(have - set(CQADUPSTACK_FORUMS))
+    if unknown:
+        raise ResultsError(f"CQADupStack has no forum {', '.join(unknown)} (forums: {', '.join(CQADUPSTACK_FORUMS)})")
+    missing = [f for f in CQADUPSTACK_FORUMS if f not in have]
     if missing:
-        raise ResultsError(f"CQADupStack needs all 12 forums; missing {len(missing)}: {', '.join(missing)}")
+        named = ", ".join(f + (f" ({why[f]})" if why and f in why else "") for f in sorted(missing))
+        raise ResultsError(f"CQADupStack needs all 12 forums; missing {len(missing)}: {named}")
+    return fmean(per_forum[f] for f in sorted(per_forum))
+
+
+def cqadupstack_mean(per_forum: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Per metric, the mean of the 12 forums (forum -> metric -> score); fewer is an error."""
+    if not per_forum:
+        _forum_mean({})  # raises, naming the 12
     metrics = next(iter(per_forum.values())).keys()
-    return {m: fmean(per_forum[f][m] for f in sorted(per_forum)) for m in metrics}
+    return {m: _forum_mean({f: s[m] for f, s in per_forum.items() if m in s}) for m in metrics}
 
 
-def dataset_scores(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per-dataset aggregate scores of one retriever, CQADupStack forums folded into their mean.
+@dataclass(frozen=True)
+class Scores:
+    """One retriever's scores for one metric, as the benchmark counts them."""
 
-    Forums run as part of ``cqadupstack`` (group set) are averaged; a forum named on its own
-    stays a dataset of its own.
+    label: str
+    metric: str
+    datasets: dict[str, float]  # dataset -> score (CQADupStack once: its forums' mean), sorted
+    average: float | None  # mean of ``datasets``; None when one lacks the metric or is incomplete
+    forums: dict[str, float] = field(default_factory=dict)  # "cqadupstack/<forum>" -> score (detail)
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # CQADupStack: "<forum>/<qid>"
+    incomplete: str | None = None  # why CQADupStack has no score (only with partial=True)
+    lacking: tuple[str, ...] = ()  # datasets whose results do not carry the metric
+
+
+def retriever_scores(entries: Iterable[PairResult], label: str, metric: str, *, partial: bool = False) -> Scores:
+    """``label``'s per-dataset scores for ``metric`` and their average: the score of a dataset
+    is its ``aggregate[metric]``; CQADupStack's forums (``group: "cqadupstack"``) count as one
+    dataset, the unweighted mean of the 12 (a forum run on its own stays a dataset of its own).
+
+    Fewer than 12 forums is a ResultsError saying which are missing; with ``partial`` it is not
+    raised but kept in ``incomplete`` (the forums stay as detail, there is no CQADupStack score
+    and no average). Two results of the same dataset for ``label`` are an error.
     """
-    scores: dict[str, dict[str, float]] = {}
-    forums: dict[str, dict[str, float]] = {}
-    for m in entries:
-        ds = m["dataset"]
-        if ds.get("group") == CQADUPSTACK:
-            forums[ds["name"]] = m["aggregate"]
+    mine = [m for m in entries if m.retriever.label == label]
+    seen: set[str] = set()
+    for m in mine:
+        if m.dataset.name in seen:
+            raise ResultsError(
+                f"two results for {m.dataset.name} × {label}; compare results of different configs "
+                "only when their labels differ"
+            )
+        seen.add(m.dataset.name)
+    plain: dict[str, float] = {}
+    forums: dict[str, float] = {}
+    per_query: dict[str, dict[str, float]] = {}
+    forum_pq: dict[str, dict[str, float]] = {}
+    lacking: list[str] = []
+    grouped = False
+    for m in mine:
+        in_group = m.dataset.group == CQADUPSTACK
+        grouped = grouped or in_group
+        if metric not in m.aggregate:
+            lacking.append(m.dataset.name)
+            continue
+        if in_group:
+            forums[m.dataset.name] = m.aggregate[metric]
+            forum_pq[m.dataset.name] = m.per_query.get(metric, {})
         else:
-            scores[ds["name"]] = m["aggregate"]
-    if forums:
-        scores[CQADUPSTACK] = cqadupstack_mean(forums)
-    return scores
+            plain[m.dataset.name] = m.aggregate[metric]
+            per_query[m.dataset.name] = m.per_query.get(metric, {})
+    incomplete = None
+    if grouped:
+        why = {_forum(n): f"no {metric}" for n in lacking if n.startswith(f"{CQADUPSTACK}/")}
+        try:
+            plain[CQADUPSTACK] = _forum_mean(forums, why)
+        except ResultsError as exc:
+            if not partial:
+                raise ResultsError(f"{label}: {exc}") from None
+            incomplete = f"{label}: {exc}"
+        else:
+            per_query[CQADUPSTACK] = {
+                f"{_forum(name)}/{qid}": v for name in sorted(forum_pq) for qid, v in forum_pq[name].items()
+            }
+            lacking = [n for n in lacking if not n.startswith(f"{CQADUPSTACK}/")]
+    datasets = dict(sorted(plain.items()))
+    average = fmean(datasets.values()) if datasets and not lacking and incomplete is None else None
+    return Scores(
+        label,
+        metric,
+        datasets,
+        average,
+        dict(sorted(forums.items())),
+        dict(sorted(per_query.items())),
+        incomplete,
+        tuple(sorted(lacking)),
+    )
 
 
-def build_leaderboard(entries: list[dict[str, Any]], config: dict[str, Any] | None = None) -> dict[str, Any]:
+def benchmark_scores(entries: Sequence[PairResult], metric: str, *, partial: bool = False) -> dict[str, Scores]:
+    """:func:`retriever_scores` of every retriever in ``entries``, by label (sorted)."""
+    labels = sorted({m.retriever.label for m in entries})
+    return {lb: retriever_scores(entries, lb, metric, partial=partial) for lb in labels}
+
+
+def reference_scores(table: Mapping[str, Mapping[str, float]], metric: str) -> dict[str, float]:
+    """A published table's figures for ``metric`` (dataset -> value), with ``cqadupstack`` the mean
+    of its 12 forums' figures (rounded to 4 decimals, as published) when the table has them all."""
+    values = {ds: v[metric] for ds, v in table.items() if metric in v}
+    forums = {ds: v for ds, v in values.items() if ds.startswith(f"{CQADUPSTACK}/")}
+    if CQADUPSTACK not in values and forums:
+        with contextlib.suppress(ResultsError):  # incomplete: no CQADupStack figure
+            values[CQADUPSTACK] = round(_forum_mean(forums), 4)
+    return values
+
+
+# --- leaderboard.json --------------------------------------------------------------------------
+
+
+def _skeleton() -> dict[str, Any]:
+    """A metrics document's blocks with empty values, for partial dicts (see :func:`as_result`)."""
+    return {
+        "schema": METRICS_SCHEMA,
+        "retrieval_key": "",
+        "dataset": {
+            "split": "test",
+            "source": "",
+            "path": None,
+            "group": None,
+            "num_docs": 0,
+            "num_queries": 0,
+            "checksums": {},
+        },
+        "retriever": {"params": {}},
+        "settings": {"top_k": 0, "remove_query_id_hits": False, "metrics": []},
+        "aggregate": {},
+        "per_query": {},
+        "timings": {"load_s": 0.0, "index_s": 0.0, "search_s": 0.0, "eval_s": 0.0},
+        "config": {"name": None, "file": None, "sha256": "", "resolved": {}},
+        "provenance": {"packages": {}, "machine": {}, "created": ""},
+    }
+
+
+def as_result(entry: PairResult | Mapping[str, Any]) -> PairResult:
+    """A :class:`PairResult` as is; a dict (the runner's, transitional) validated into one, the
+    blocks it leaves out (as hand-built test documents do) filled with empty values."""
+    if isinstance(entry, PairResult):
+        return entry
+    doc = _skeleton()
+    for key, value in entry.items():
+        doc[key] = {**doc[key], **value} if isinstance(doc.get(key), dict) and isinstance(value, dict) else value
+    return parse_result(doc, f"result {entry.get('dataset', {}).get('name')!r}")
+
+
+def build_leaderboard(
+    entries: Sequence[PairResult | Mapping[str, Any]], config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The leaderboard document (schema: beirctl/schemas/leaderboard.schema.json)."""
-    by_label: dict[str, list[dict[str, Any]]] = {}
-    for m in entries:
-        by_label.setdefault(m["retriever"]["label"], []).append(m)
+    results = [as_result(m) for m in entries]
     metric_names: list[str] = []
-    for m in entries:
-        for name in m["aggregate"]:
+    for m in results:
+        for name in m.aggregate:
             if name not in metric_names:
                 metric_names.append(name)
+    labels: list[str] = []
+    for m in results:
+        if m.retriever.label not in labels:
+            labels.append(m.retriever.label)
     retrievers = []
-    for label, items in by_label.items():
-        scores = dataset_scores(items)
-        datasets = dict(sorted(scores.items()))
-        average = {
-            metric: fmean(s[metric] for s in datasets.values())
-            for metric in metric_names
-            if all(metric in s for s in datasets.values())
-        }
+    for label in labels:
+        items = [m for m in results if m.retriever.label == label]
+        per_metric = [retriever_scores(items, label, metric) for metric in metric_names]
+        names = sorted({ds for s in per_metric for ds in s.datasets})
+        datasets = {ds: {s.metric: s.datasets[ds] for s in per_metric if ds in s.datasets} for ds in names}
         first = items[0]
         retrievers.append(
             {
                 "label": label,
-                "type": first["retriever"]["type"],
-                "params": first["retriever"]["params"],
+                "type": first.retriever.type,
+                "params": first.retriever.params,
                 "datasets": datasets,
-                "average": average,
+                "average": {s.metric: s.average for s in per_metric if s.average is not None},
                 "num_datasets": len(datasets),
-                "checksums": {m["dataset"]["name"]: m["dataset"]["checksums"] for m in items},
+                "checksums": {m.dataset.name: m.dataset.checksums for m in items},
             }
         )
-    provenance = entries[0]["provenance"] if entries else {}
+    provenance = results[0].provenance if results else None
     return {
         "schema": LEADERBOARD_SCHEMA,
-        "config": config or {},
+        "config": dict(config or {}),
         "metrics": metric_names,
         "retrievers": retrievers,
-        "provenance": {"packages": provenance.get("packages", {}), "machine": provenance.get("machine", {})},
+        "provenance": {
+            "packages": provenance.packages if provenance else {},
+            "machine": provenance.machine if provenance else {},
+        },
     }
 
 
-def write_leaderboard(results_dir: Path, entries: list[dict[str, Any]], config: dict[str, Any]) -> Path:
+def write_leaderboard(
+    results_dir: Path, entries: Sequence[PairResult | Mapping[str, Any]], config: Mapping[str, Any]
+) -> Path:
     path = results_dir / LEADERBOARD_FILE
     write_json(path, build_leaderboard(entries, config))
     return path
 
 
-def cells(entries: list[dict[str, Any]], metric: str) -> tuple[list[str], dict[str, dict[str, float]]]:
-    """(labels, dataset -> label -> score); CQADupStack folded into its mean when complete."""
-    labels = sorted({m["retriever"]["label"] for m in entries})
-    values: dict[str, dict[str, float]] = {}
-    for label in labels:
-        items = [m for m in entries if m["retriever"]["label"] == label]
-        try:
-            scores = dataset_scores(items)
-        except ResultsError:  # incomplete CQADupStack: show its forums one by one
-            scores = {m["dataset"]["name"]: m["aggregate"] for m in items}
-        for ds, agg in scores.items():
-            if metric in agg:
-                values.setdefault(ds, {})[label] = agg[metric]
-    return labels, values
+# --- the datasets × retrievers table (show, and the end of `beirctl run`) -----------------------
 
 
-def table(
-    entries: list[dict[str, Any]],
-    metric: str | None = None,
-    reference: tuple[str, dict[str, dict[str, float]]] | None = None,
-) -> tuple[str, list[str], list[list[str]]]:
-    """(metric, header, rows) of a datasets × retrievers table.
+def score_table(
+    entries: Sequence[PairResult],
+    metrics: Sequence[str],
+    reference: tuple[str, Mapping[str, Mapping[str, float]]] | None = None,
+) -> Table:
+    """A row per dataset (CQADupStack once, as in the leaderboard; its forums one by one while
+    it is incomplete), a column per (retriever, metric), and the average row.
 
-    With ``reference`` (name, dataset -> metric -> value) a column shows the published figure
-    and each score its difference to it (scores rounded to 4 decimals first, as published).
+    With ``reference`` (name, dataset -> metric -> value) a column per metric shows the
+    published figure and each score its difference to it (scores rounded to 4 decimals first,
+    as published). One metric: the table's title is the metric; several: each column says its.
     """
-    if metric is None:
-        metric = next(iter(entries[0]["aggregate"])) if entries else "nDCG@10"
-    labels, values = cells(entries, metric)
-    ref = {ds: v[metric] for ds, v in reference[1].items() if metric in v} if reference else None
+    labels = sorted({m.retriever.label for m in entries})
+    scores = {metric: benchmark_scores(entries, metric, partial=True) for metric in metrics}
+    refs = {metric: reference_scores(reference[1], metric) for metric in metrics} if reference else {}
+    counted: set[str] = set()  # datasets as the benchmark counts them
+    detail: set[str] = set()  # forums of an incomplete CQADupStack, shown one by one
+    notes: list[str] = []
+    for per_label in scores.values():
+        for s in per_label.values():
+            counted |= set(s.datasets)
+            if s.incomplete is not None:
+                detail |= set(s.forums)
+                if s.incomplete not in notes:
+                    notes.append(s.incomplete)
+    names = counted | detail
 
-    def fmt(ds: str, lb: str) -> str:
-        if lb not in values[ds]:
-            return ""
-        text = f"{values[ds][lb]:.4f}"
-        if ref is not None and ds in ref:
-            text += f" ({round(values[ds][lb], 4) - ref[ds]:+.4f})"
-        return text
+    def value(metric: str, label: str, ds: str) -> float | None:
+        s = scores[metric][label]
+        return s.datasets.get(ds, s.forums.get(ds) if s.incomplete is not None else None)
 
+    single = len(metrics) == 1
+    columns = [Column("dataset", "dataset", align="left")]
+    keys: list[tuple[str | None, str, str]] = []  # (label or None for the reference, metric, key)
+    if reference:
+        for metric in metrics:
+            key = reference[0] if single else f"{reference[0]}/{metric}"
+            columns.append(Column(key, reference[0], "" if single else metric, role="reference"))
+            keys.append((None, metric, key))
+    for label in labels:
+        for metric in metrics:
+            key = label if single else f"{label}/{metric}"
+            columns.append(Column(key, label, "" if single else metric))
+            keys.append((label, metric, key))
     rows = []
-    for ds in sorted(values):
-        lead = [ds] + ([f"{ref[ds]:.4f}" if ds in ref else ""] if ref is not None else [])
-        rows.append(lead + [fmt(ds, lb) for lb in labels])
-    if len(values) > 1:
-        avg = []
-        for lb in labels:
-            vals = [values[ds][lb] for ds in values if lb in values[ds]]
-            avg.append(f"{fmean(vals):.4f}" if len(vals) == len(values) else "")
-        rows.append(["average"] + ([""] if ref is not None else []) + avg)
-    header = ["dataset"] + ([f"{reference[0]}"] if reference else []) + labels
-    return metric, header, rows
-
-
-def render(
-    entries: list[dict[str, Any]],
-    fmt: str,
-    metric: str | None = None,
-    reference: tuple[str, dict[str, dict[str, float]]] | None = None,
-) -> str:
-    """Render the table as markdown, csv or json text."""
-    metric, header, rows = table(entries, metric, None if fmt == "json" else reference)
-    if fmt == "markdown":
-        lines = [f"| {' | '.join(header)} |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += [f"| {' | '.join(r)} |" for r in rows]
-        return f"{metric}\n\n" + "\n".join(lines) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([f"{header[0]} ({metric})", *header[1:]])
-        writer.writerows(rows)
-        return buf.getvalue()
-    if fmt == "json":
-        data = {r[0]: {h: float(v) for h, v in zip(header[1:], r[1:]) if v} for r in rows}
-        doc: dict[str, Any] = {"metric": metric, "scores": data}
-        if reference:
-            doc["reference"] = {
-                "name": reference[0],
-                "scores": {ds: v[metric] for ds, v in reference[1].items() if metric in v and ds in data},
-            }
-        return json.dumps(doc, indent=2) + "\n"
-    raise BeirctlError(f"unknown format {fmt!r} (table, markdown, csv, json)")
+    for ds in sorted(names):
+        cells: dict[str, Cell] = {"dataset": Cell(text=ds)}
+        for who, metric, key in keys:
+            ref = refs.get(metric, {}).get(ds)
+            if who is None:
+                cells[key] = Cell(value=ref)
+                continue
+            v = value(metric, who, ds)
+            delta = round(v, 4) - ref if v is not None and ref is not None else None
+            cells[key] = Cell(value=v, delta=delta)
+        rows.append(Row(cells))
+    if len(names) > 1:
+        cells = {"dataset": Cell(text="average")}
+        for who, metric, key in keys:
+            mine = scores[metric][who] if who is not None else None
+            covers = mine is not None and mine.average is not None and set(mine.datasets) >= counted
+            cells[key] = Cell(value=mine.average if covers and mine is not None else None)
+        rows.append(Row(cells, summary=True))
+    return Table(
+        columns,
+        rows,
+        title=metrics[0] if single else None,
+        meta={"metric": metrics[0]} if single else {"metrics": list(metrics)},
+        footnotes=notes,
+    )

@@ -1,53 +1,35 @@
-"""Run a config: every (dataset, retriever) pair, resumable, results written atomically."""
+"""Run a config: decide which (dataset, retriever) pairs need running, hand them to an
+executor, and write the leaderboard once every pair of the config is current."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import hashlib
-import json
 import os
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from beirctl import provenance
-from beirctl.atomic import sweep_temp_files, write_json
-from beirctl.config import Config, DatasetSpec, RetrieverSpec
-from beirctl.datasets import catalog, download, load_folder, load_hub
-from beirctl.datasets.loader import file_checksums
+from beirctl.atomic import sweep_temp_files
+from beirctl.config import Config
 from beirctl.datasets.paths import cache_dir as default_cache_dir
 from beirctl.datasets.paths import data_dir as resolve_data_dir
-from beirctl.datasets.types import Dataset
 from beirctl.errors import BeirctlError
-from beirctl.evaluation import evaluate, read_run, write_run
-from beirctl.results import METRICS_FILE, METRICS_SCHEMA, RUN_FILE, read_metrics, write_leaderboard
-from beirctl.retrievers import registry
-from beirctl.retrievers.base import Run
+from beirctl.executors import get_executor
+from beirctl.jobs import (
+    Context,
+    Pair,
+    Reporter,
+    Target,
+    Todo,
+    data_checksums,
+    os_error_text,
+    plan_pairs,
+    previous_result,
+    reusable,
+    sweep_if_free,
+    targets,
+)
+from beirctl.results import METRICS_FILE, PairResult, write_leaderboard
 
-try:
-    import fcntl
-except ImportError:  # not on Windows: no cross-process locks there
-    fcntl = None  # type: ignore[assignment]
-
-# reporter(event, info): events are "dataset", "stage", "done", "skipped", "failed", "warning", "waiting".
-Reporter = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class Target:
-    """One dataset to evaluate, resolved from a config entry."""
-
-    name: str  # results folder name, e.g. "scifact" or "cqadupstack/android"
-    split: str
-    source: str  # folder | hf
-    path: str | None = None
-    group: str | None = None  # "cqadupstack" for forums run as part of it
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "split": self.split, "source": self.source, "path": self.path, "group": self.group}
+__all__ = ["RunSummary", "run_config"]
 
 
 @dataclass
@@ -57,247 +39,6 @@ class RunSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     leaderboard: Path | None = None
-
-
-def targets(spec: DatasetSpec) -> list[Target]:
-    """Expand a config entry into datasets (``cqadupstack`` becomes its 12 forums)."""
-    if spec.path:
-        return [Target(spec.label, spec.split or "test", "folder", str(Path(spec.path)))]
-    assert spec.name is not None
-    names = catalog.expand(spec.name)
-    group = catalog.CQADUPSTACK if len(names) > 1 else None
-    result = []
-    for name in names:
-        info = catalog.DATASETS.get(name)
-        split = spec.split or (info.split if info else "test")
-        result.append(Target(name, split, spec.source, None, group))
-    return result
-
-
-def target_folder(target: Target, data_root: Path, auto_download: bool = True) -> Path:
-    """The dataset's folder, downloading a missing public BEIR dataset first when allowed."""
-    folder = Path(target.path) if target.path else data_root / target.name
-    if target.path is None and not folder.is_dir():
-        info = catalog.DATASETS.get(target.name)
-        if info is None or not info.public or not auto_download:
-            raise BeirctlError(
-                f"{folder}: dataset {target.name!r} not found in the data dir (set --data-dir or "
-                f"BEIRCTL_DATA_DIR, or run `beirctl datasets download {target.name}`)"
-            )
-        download(target.name, data_root)
-    return folder
-
-
-def load_target(target: Target, data_root: Path, auto_download: bool = True) -> Dataset:
-    """Load a dataset, downloading a missing public BEIR dataset first when allowed."""
-    if target.source == "hf":
-        return load_hub(target.name, target.split)
-    return load_folder(target_folder(target, data_root, auto_download), target.split, name=target.name)
-
-
-def data_checksums(target: Target, data_root: Path) -> dict[str, str]:
-    """Checksums of the data a pair's results come from, as the loader records them.
-
-    Folder datasets: MD5s of the corpus, queries and qrels files, read but not parsed (a
-    ``beirctl run`` with nothing to do stays fast). Hub datasets are loaded (from the hub cache).
-    """
-    if target.source == "hf":
-        return dict(load_target(target, data_root).checksums)
-    return file_checksums(target_folder(target, data_root), target.split)
-
-
-def is_qrels_checksum(key: str) -> bool:
-    return key.startswith("qrels")
-
-
-def retrieval_key(
-    target: Target, spec: RetrieverSpec, params: dict[str, Any], config: Config, data: dict[str, str] | None = None
-) -> str:
-    """Identifies what a run file depends on: the corpus and queries (their checksums), the
-    retriever and its parameters, the search settings and :data:`provenance.RESULTS_VERSION`.
-
-    Qrels and metrics are left out (a changed qrels re-evaluates the stored run), and so are
-    resources and executor: where a pair ran does not change its run file.
-    """
-    payload = {
-        "dataset": target.describe(),
-        "data": {k: v for k, v in sorted((data or {}).items()) if not is_qrels_checksum(k)},
-        "retriever": {"type": spec.type, "params": params},
-        "top_k": config.top_k,
-        "remove_query_id_hits": config.remove_query_id_hits,
-        "results_version": provenance.RESULTS_VERSION,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def round_run(run: Run) -> Run:
-    """Scores as the run file holds them (6 decimals), so that the metrics computed in-process
-    are those of the written run file, ties included."""
-    return {q: [(d, float(f"{s:.6f}")) for d, s in hits] for q, hits in run.items()}
-
-
-def drop_query_hits(run: Run, k: int, remove: bool) -> Run:
-    """Remove hits whose doc id equals the query id (as BEIR and Pyserini do), keep ``k``."""
-    if not remove:
-        return {q: hits[:k] for q, hits in run.items()}
-    return {q: [h for h in hits if h[0] != q][:k] for q, hits in run.items()}
-
-
-@dataclass(frozen=True, eq=False)  # compared and hashed by identity
-class Pair:
-    """One (dataset, retriever) unit of work, self-contained so that it can run anywhere."""
-
-    target: Target
-    spec: RetrieverSpec
-    params: dict[str, Any]  # resolved parameters, defaults included
-    key: str
-    data: dict[str, str] = field(default_factory=dict)  # checksums the key was computed from
-
-    @property
-    def label(self) -> str:
-        return self.spec.name
-
-    def out_dir(self, results_dir: Path) -> Path:
-        return results_dir / self.target.name / self.label
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every pair needs besides itself (picklable: shipped to Ray workers)."""
-
-    results_dir: Path
-    data_root: Path
-    index_cache: Path
-    top_k: int
-    remove_query_id_hits: bool
-    metrics: tuple[str, ...]
-    config_info: dict[str, Any]
-    encode_workers: int = 0
-
-
-def run_pair(
-    pair: Pair,
-    ctx: Context,
-    previous: dict[str, Any] | None,
-    dataset: Dataset | None = None,
-    load_s: float = 0.0,
-    report: Reporter | None = None,
-) -> dict[str, Any]:
-    """Index, search, write the run file, evaluate and write ``metrics.json``; return it.
-
-    ``previous`` is the pair's earlier result with the same retrieval key: its run file is
-    re-evaluated instead of searching again. ``dataset`` may be passed when already loaded.
-    """
-    say = report or (lambda event, info: None)
-    target, label = pair.target, pair.label
-    out = pair.out_dir(ctx.results_dir)
-    run_path = out / RUN_FILE
-    if dataset is None:
-        t0 = time.perf_counter()
-        dataset = load_target(target, ctx.data_root)
-        load_s = time.perf_counter() - t0
-    changed = sorted(k for k, v in pair.data.items() if dataset.checksums.get(k, v) != v)
-    if changed:
-        raise BeirctlError(f"{dataset.source}: {', '.join(changed)} changed while beirctl was running; run again")
-    timings = {"load_s": round(load_s, 3)}
-    run = _stored_run(run_path, previous, dataset) if previous is not None else None
-    if run is not None and previous is not None:
-        # Same corpus, queries and retrieval; other metrics or qrels: re-evaluate the saved run.
-        timings.update({k: v for k, v in previous["timings"].items() if k in ("index_s", "search_s")})
-    else:
-        cls = registry.get(pair.spec.type)
-        retriever = cls(cls.Params.model_validate(pair.params), cache_dir=ctx.index_cache)
-        if ctx.encode_workers and hasattr(retriever, "encode_workers"):
-            retriever.encode_workers = ctx.encode_workers  # dense encoding on a pool of Ray actors
-        hook = getattr(retriever, "for_dataset", None)
-        if callable(hook):  # per-dataset settings, e.g. an instruction that some datasets skip
-            hook(target.name)
-        say("stage", {"dataset": target.name, "retriever": label, "stage": "index"})
-        t0 = time.perf_counter()
-        retriever.index(dataset.corpus, dataset.fingerprint)
-        timings["index_s"] = round(time.perf_counter() - t0, 3)
-        say("stage", {"dataset": target.name, "retriever": label, "stage": "search"})
-        t0 = time.perf_counter()
-        # Pyserini's -removeQuery: search top_k, then drop the query's own document without
-        # topping the list up (a query that finds itself keeps top_k - 1 hits).
-        raw = retriever.search(dataset.queries, ctx.top_k)
-        run = round_run(drop_query_hits(raw, ctx.top_k, ctx.remove_query_id_hits))
-        timings["search_s"] = round(time.perf_counter() - t0, 3)
-        write_run(run_path, run, tag=label)
-    say("stage", {"dataset": target.name, "retriever": label, "stage": "eval"})
-    t0 = time.perf_counter()
-    result = evaluate(run, dataset.qrels, ctx.metrics)
-    timings["eval_s"] = round(time.perf_counter() - t0, 3)
-    metrics = {
-        "schema": METRICS_SCHEMA,
-        "retrieval_key": pair.key,
-        "dataset": {
-            **target.describe(),
-            "source": dataset.source,
-            "num_docs": len(dataset.corpus),
-            "num_queries": result.num_queries,
-            "checksums": dataset.checksums,
-        },
-        "retriever": {"type": pair.spec.type, "label": label, "params": pair.params},
-        "settings": {
-            "top_k": ctx.top_k,
-            "remove_query_id_hits": ctx.remove_query_id_hits,
-            "metrics": list(ctx.metrics),
-        },
-        "aggregate": result.aggregate,
-        "per_query": result.per_query,
-        "timings": timings,
-        "config": ctx.config_info,
-        "provenance": {
-            "packages": provenance.package_versions(),
-            "machine": provenance.machine(),
-            "created": provenance.now(),
-        },
-    }
-    write_json(out / METRICS_FILE, metrics)
-    return metrics
-
-
-def _stored_run(run_path: Path, previous: dict[str, Any], dataset: Dataset) -> Run | None:
-    """The saved run when it can be re-evaluated on ``dataset``: it exists, reads back, and was
-    searched for every query the (possibly changed) qrels judge; else None (search again)."""
-    searched = set(next(iter(previous.get("per_query", {}).values()), {}))
-    if not set(dataset.qrels) <= searched:
-        return None  # new judged queries were never searched
-    try:
-        return read_run(run_path)
-    except BeirctlError:
-        return None  # missing or damaged: search again
-
-
-def plan(
-    config: Config, only: list[str] | None = None, data: dict[Target, dict[str, str]] | None = None
-) -> tuple[list[Pair], list[Pair]]:
-    """(pairs to consider now, every pair of the config); ``data``: each target's checksums."""
-    data = data or {}
-    resolved = []
-    for spec in config.retrievers:
-        cls = registry.get(spec.type)
-        resolved.append((spec, cls.Params.model_validate(spec.params).model_dump(mode="json")))
-    every = [
-        Pair(
-            target,
-            spec,
-            params,
-            retrieval_key(target, spec, params, config, data.get(target)),
-            dict(data.get(target, {})),
-        )
-        for ds_spec in config.datasets
-        for target in targets(ds_spec)
-        for spec, params in resolved
-    ]
-    if not only:
-        return every, every
-    wanted = set(only)
-    chosen = [p for p in every if p.target.name in wanted or p.target.group in wanted]
-    if not chosen:
-        raise BeirctlError(f"--only {', '.join(only)}: no such dataset in the config")
-    return chosen, every
 
 
 def run_config(
@@ -334,11 +75,10 @@ def run_config(
             "resolved": config.results_fields(),
         },
         encode_workers=config.ray_encode_workers,
+        force=force,
     )
     _check_output_dir(ctx.results_dir)
-    kind = executor or config.executor
-    if kind not in ("local", "ray"):
-        raise BeirctlError(f"unknown executor {kind!r} (local, ray)")
+    runner = get_executor(executor or config.executor, ray_address or config.ray_address)
     summary = RunSummary(ctx.results_dir)
     data: dict[Target, dict[str, str]] = {}
     broken: dict[Target, str] = {}
@@ -348,32 +88,25 @@ def run_config(
         except BeirctlError as exc:
             broken[target] = str(exc)
         except OSError as exc:
-            broken[target] = _os_error_text(exc)
-    pairs, every = plan(config, only, data)
-    finished: dict[Pair, dict[str, Any]] = {}
-    todo: list[tuple[Pair, dict[str, Any] | None]] = []
+            broken[target] = os_error_text(exc)
+    pairs, every = plan_pairs(config, only, data)
+    finished: dict[Pair, PairResult] = {}
+    todo: list[Todo] = []
     for pair in pairs:
         info = {"dataset": pair.target.name, "retriever": pair.label}
         if pair.target in broken:
             report("failed", {**info, "error": broken[pair.target]})
             summary.failed.append((pair.target.name, pair.label, broken[pair.target]))
             continue
-        previous = None if force else _previous(pair.out_dir(ctx.results_dir) / METRICS_FILE, pair.key)
-        if previous is not None and _reusable(previous, pair, config.metrics):
+        previous = None if force else previous_result(pair.out_dir(ctx.results_dir) / METRICS_FILE, pair.key)
+        if previous is not None and reusable(previous, pair, config.metrics):
             report("skipped", info)
             summary.skipped.append((pair.target.name, pair.label))
             finished[pair] = previous
-            _sweep_if_free(pair.out_dir(ctx.results_dir))
+            sweep_if_free(pair.out_dir(ctx.results_dir))
         else:
             todo.append((pair, previous))
-    if kind == "ray":
-        from beirctl.executors.ray import run_pairs_on_ray
-
-        with _locked_all(todo, ctx, report) as (mine, busy):
-            outcomes = run_pairs_on_ray(mine, ctx, config, ray_address or config.ray_address, report)
-        outcomes += busy
-    else:
-        outcomes = _run_local(todo, ctx, report, force, config.metrics)
+    outcomes = runner.run(todo, ctx, report)
     for pair, outcome in outcomes:
         if isinstance(outcome, str):
             summary.failed.append((pair.target.name, pair.label, outcome))
@@ -386,8 +119,8 @@ def run_config(
         if pair not in finished:
             if pair.target in broken:
                 return summary
-            previous = _previous(pair.out_dir(ctx.results_dir) / METRICS_FILE, pair.key)
-            if previous is None or not _reusable(previous, pair, config.metrics):
+            previous = previous_result(pair.out_dir(ctx.results_dir) / METRICS_FILE, pair.key)
+            if previous is None or not reusable(previous, pair, config.metrics):
                 return summary
             finished[pair] = previous
     try:
@@ -396,7 +129,7 @@ def run_config(
             ctx.results_dir, [finished[p] for p in _board_order(every)], ctx.config_info
         )
     except OSError as exc:
-        raise BeirctlError(_os_error_text(exc)) from None
+        raise BeirctlError(os_error_text(exc)) from None
     return summary
 
 
@@ -413,177 +146,9 @@ def _check_output_dir(results_dir: Path) -> None:
             return
 
 
-def _os_error_text(exc: OSError) -> str:
-    """One line for an environment failure: the path, what happened, what to do."""
-    where = exc.filename or "?"
-    if exc.errno == errno.ENOSPC:
-        advice = (
-            "no space left on the device: free some space (or point output_dir/cache_dir elsewhere), then run again"
-        )
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        advice = "cannot write here (read-only or permission denied): choose a writable output_dir/cache_dir"
-    elif exc.errno == errno.ENOTDIR:
-        advice = "a file stands where a folder is needed: move it or choose another output_dir/cache_dir"
-    else:
-        advice = exc.strerror or str(exc)
-    return f"{where}: {advice}"
-
-
-def _reusable(previous: dict[str, Any], pair: Pair, metrics: list[str]) -> bool:
-    """A finished result is current: same retrieval (key), same metrics, same qrels bytes."""
-    recorded = previous.get("dataset", {}).get("checksums", {})
-    qrels_now = {k: v for k, v in pair.data.items() if is_qrels_checksum(k)}
-    qrels_then = {k: v for k, v in recorded.items() if is_qrels_checksum(k)}
-    return bool(previous.get("settings", {}).get("metrics") == metrics and qrels_now and qrels_now == qrels_then)
-
-
-def _sweep_if_free(folder: Path) -> None:
-    """Remove a killed run's temporary files from a finished pair's folder, unless another
-    process holds its lock (then they may be that process's files)."""
-    if fcntl is None:
-        return
-    try:
-        with open(folder / ".lock", "a+b") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return
-            try:
-                sweep_temp_files(folder)
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    except OSError:
-        return  # a read-only results folder: nothing to clean, nothing to report
-
-
-@contextlib.contextmanager
-def _pair_lock(pair: Pair, ctx: Context, report: Reporter) -> Iterator[None]:
-    """Hold ``<pair dir>/.lock``: one process at a time works on a pair, so no work is done twice
-    and no run file is paired with another process's metrics. A second process waits."""
-    folder = pair.out_dir(ctx.results_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+b") as fh:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                report("waiting", {"dataset": pair.target.name, "retriever": pair.label, "path": str(folder)})
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            sweep_temp_files(folder)  # ours to clean: nobody else writes here while we hold the lock
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _locked_all(
-    todo: list[tuple[Pair, dict[str, Any] | None]], ctx: Context, report: Reporter
-) -> Iterator[tuple[list[tuple[Pair, dict[str, Any] | None]], list[Outcome]]]:
-    """Ray: the driver holds every pair's lock while the cluster works; pairs another process
-    holds are left to it (reported, not run)."""
-    mine: list[tuple[Pair, dict[str, Any] | None]] = []
-    busy: list[Outcome] = []
-    with contextlib.ExitStack() as stack:
-        for pair, previous in todo:
-            folder = pair.out_dir(ctx.results_dir)
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                fh = stack.enter_context(open(folder / ".lock", "a+b"))
-                if fcntl is not None:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = f"{folder}: another beirctl process is running this pair; run again when it has finished"
-                report("failed", {"dataset": pair.target.name, "retriever": pair.label, "error": text})
-                busy.append((pair, text))
-                continue
-            except OSError as exc:
-                text = _os_error_text(exc)
-                report("failed", {"dataset": pair.target.name, "retriever": pair.label, "error": text})
-                busy.append((pair, text))
-                continue
-            sweep_temp_files(folder)
-            mine.append((pair, previous))
-        yield mine, busy
-
-
 def _board_order(pairs: list[Pair]) -> list[Pair]:
     """Retrievers in config order, then datasets by name: the same bytes whatever ran when."""
     order: dict[str, int] = {}
     for p in pairs:
         order.setdefault(p.label, len(order))
     return sorted(pairs, key=lambda p: (order[p.label], p.target.name))
-
-
-Outcome = tuple[Pair, "dict[str, Any] | str"]
-
-
-def _run_local(
-    todo: list[tuple[Pair, dict[str, Any] | None]],
-    ctx: Context,
-    report: Reporter,
-    force: bool = False,
-    metrics: list[str] | None = None,
-) -> list[Outcome]:
-    """Pairs one after another; a dataset is loaded once for all its retrievers. A pair that
-    fails (bad data, full disk, a retriever's exception) is reported and the others still run."""
-    outcomes: list[Outcome] = []
-    loaded: dict[Target, tuple[Dataset, float]] = {}
-    broken: dict[Target, str] = {}
-    for pair, previous in todo:
-        info = {"dataset": pair.target.name, "retriever": pair.label}
-        if pair.target in broken:
-            outcomes.append((pair, broken[pair.target]))
-            continue
-        try:
-            with _pair_lock(pair, ctx, report):
-                if not force:  # another process may have finished it while we waited
-                    previous = _previous(pair.out_dir(ctx.results_dir) / METRICS_FILE, pair.key)
-                    if previous is not None and _reusable(previous, pair, metrics or list(ctx.metrics)):
-                        report("skipped", info)
-                        outcomes.append((pair, previous))
-                        continue
-                if pair.target not in loaded:
-                    loaded.clear()  # keep one corpus in memory at a time
-                    report("dataset", {"dataset": pair.target.name})
-                    t0 = time.perf_counter()
-                    loaded[pair.target] = (load_target(pair.target, ctx.data_root), time.perf_counter() - t0)
-                    for note in loaded[pair.target][0].notes:
-                        report("warning", {**info, "message": note})
-                dataset, load_s = loaded[pair.target]
-                result = run_pair(pair, ctx, previous, dataset, load_s, report)
-        except Exception as exc:
-            if os.environ.get("BEIRCTL_DEBUG"):
-                raise
-            text = _failure_text(exc)
-            report("failed", {**info, "error": text})
-            if pair.target not in loaded and isinstance(exc, BeirctlError):
-                broken[pair.target] = text  # the dataset itself failed: no retriever can run on it
-            outcomes.append((pair, text))
-            continue
-        report("done", {**info, "aggregate": result["aggregate"]})
-        outcomes.append((pair, result))
-    return outcomes
-
-
-def _failure_text(exc: BaseException) -> str:
-    if isinstance(exc, BeirctlError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return _os_error_text(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory: run fewer pairs at once, or stream the corpus (BEIRCTL_STREAM_CORPUS=always)"
-    first = str(exc).strip().splitlines()
-    # An unexpected error is a bug in beirctl or a plugin: BEIRCTL_DEBUG=1 shows its traceback.
-    return f"{type(exc).__name__}: {first[0] if first else ''} (BEIRCTL_DEBUG=1 for the traceback)"
-
-
-def _previous(metrics_path: Path, key: str) -> dict[str, Any] | None:
-    if not metrics_path.is_file():
-        return None
-    try:
-        previous = read_metrics(metrics_path)
-    except BeirctlError:
-        return None  # unreadable: redo the pair
-    return previous if previous.get("retrieval_key") == key else None

@@ -41,11 +41,10 @@ from beirctl.datasets import catalog
 from beirctl.datasets.download import SAFE_COMPRESSION, check_members, check_sizes, copy_member
 from beirctl.datasets.loader import load_folder, load_qrels, qrels_path
 from beirctl.datasets.paths import data_dir as resolve_data_dir
-from beirctl.datasets.types import Dataset
 from beirctl.errors import BeirctlError, DataError, DownloadError
 from beirctl.evaluation import evaluate, read_run, write_run
-from beirctl.results import RUN_FILE, dataset_scores
-from beirctl.retrievers.base import Run
+from beirctl.results import RUN_FILE, PairResult, ResultsError, cqadupstack_mean, pair_dir, retriever_scores
+from beirctl.types import Dataset, Run
 
 TOP_K = 1000
 METADATA_SCHEMA = "beirctl.submission/1"
@@ -193,7 +192,7 @@ def _check_target(path: Path, force: bool, is_ours: Any) -> bool:
 
 
 def build(
-    entries: list[dict[str, Any]],
+    entries: list[PairResult],
     results_dir: Path,
     out_dir: Path,
     *,
@@ -206,38 +205,42 @@ def build(
 
     Neither may exist unless ``force``, and even then only a previous bundle is replaced.
     """
-    labels = sorted({m["retriever"]["label"] for m in entries})
+    labels = sorted({m.retriever.label for m in entries})
     if label is None:
         if len(labels) != 1:
             raise BeirctlError(f"results hold several retrievers ({', '.join(labels)}); pick one with --retriever")
         label = labels[0]
     check_label(label)
-    mine = [m for m in entries if m["retriever"]["label"] == label]
+    mine = [m for m in entries if m.retriever.label == label]
     if not mine:
         raise BeirctlError(f"no results for retriever {label!r} (have: {', '.join(labels)})")
-    scores = dataset_scores(mine)  # raises on an incomplete CQADupStack
-    metrics = list(mine[0]["aggregate"])
+    metrics = list(mine[0].aggregate)
+    per_metric = [retriever_scores(mine, label, metric) for metric in metrics]  # raises on an incomplete CQADupStack
+    scores = {ds: {s.metric: s.datasets[ds] for s in per_metric if ds in s.datasets} for ds in per_metric[0].datasets}
+    missing = [s.metric for s in per_metric if s.average is None]
+    if missing:
+        raise BeirctlError(f"{label}: not every dataset has {', '.join(missing)}; run them with the same metrics")
     first = mine[0]
-    names = sorted(m["dataset"]["name"] for m in mine)
+    names = sorted(m.dataset.name for m in mine)
     metadata = {
         "schema": METADATA_SCHEMA,
         "model": {"name": model_name or label, "link": link},
-        "retriever": first["retriever"],
+        "retriever": first.retriever.model_dump(),
         "datasets": names,
         "complete": set(required_datasets()) <= set(names),
         "top_k": TOP_K,
-        "packages": first["provenance"]["packages"],
-        "machine": first["provenance"]["machine"],
-        "config_sha256": first.get("config", {}).get("sha256"),
-        "checksums": {m["dataset"]["name"]: m["dataset"]["checksums"] for m in mine},
+        "packages": first.provenance.packages,
+        "machine": first.provenance.machine,
+        "config_sha256": first.config.sha256,
+        "checksums": {m.dataset.name: m.dataset.checksums for m in mine},
         "created": provenance.now(),
     }
     results = {
         "schema": RESULTS_SCHEMA,
         "metrics": metrics,
-        "datasets": dict(sorted(scores.items())),
-        "average": {k: sum(s[k] for s in scores.values()) / len(scores) for k in metrics},
-        "queries": {m["dataset"]["name"]: sorted(m["per_query"][metrics[0]]) for m in mine},
+        "datasets": scores,
+        "average": {s.metric: s.average for s in per_metric},
+        "queries": {m.dataset.name: sorted(m.per_query[metrics[0]]) for m in mine},
     }
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise BeirctlError(f"{out_dir}: not a folder; choose another --out")
@@ -259,10 +262,10 @@ def build(
     try:
         runs = staging / RUNS_DIR
         for m in mine:
-            dest = runs / _run_name(m["dataset"]["name"])
+            dest = runs / _run_name(m.dataset.name)
             if not _inside(dest, runs):
-                raise BeirctlError(f"{dest}: dataset name {m['dataset']['name']!r} would write outside the bundle")
-            run = read_run(results_dir / m["dataset"]["name"] / label / RUN_FILE)
+                raise BeirctlError(f"{dest}: dataset name {m.dataset.name!r} would write outside the bundle")
+            run = read_run(pair_dir(results_dir, m.dataset.name, label) / RUN_FILE)
             write_run(dest, {q: h[:TOP_K] for q, h in run.items()}, tag=label)
         write_json(staging / METADATA_FILE, metadata)
         write_json(staging / RESULTS_FILE, results)
@@ -793,10 +796,10 @@ def _compare_scores(
             continue
         expected[ds] = rescored.get(ds)
     if grouped:
-        complete = len(forums) == len(catalog.CQADUPSTACK_FORUMS)
-        expected[catalog.CQADUPSTACK] = (
-            {m: fmean(forums[f][m] for f in sorted(forums)) for m in metrics} if complete else None
-        )
+        try:  # the leaderboard's definition; an incomplete CQADupStack is reported above
+            expected[catalog.CQADUPSTACK] = cqadupstack_mean({f: {m: s[m] for m in metrics} for f, s in forums.items()})
+        except (ResultsError, KeyError):
+            expected[catalog.CQADUPSTACK] = None
     for key in sorted(set(claimed) - set(expected)):
         report.problems.append(f"results.json datasets/{key}: a score for a dataset metadata.json does not declare")
     for ds, got in sorted(expected.items()):

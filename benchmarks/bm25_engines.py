@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from beirctl.datasets import load_folder
-from beirctl.datasets.types import Dataset
 from beirctl.evaluation import evaluate
-from beirctl.retrievers import registry
-from beirctl.retrievers.base import Run
-from beirctl.runner import drop_query_hits
+from beirctl.jobs import drop_query_hits
+from beirctl.retrievers import IndexContext, registry
+from beirctl.types import Dataset, Run
 
 DEFAULT_DATA = Path(os.environ.get("BEIRCTL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "beir"))
 K = 1000
@@ -50,11 +49,12 @@ class Bm25sLibrary:
         import bm25s
         import Stemmer
 
-        from beirctl.retrievers.text import LUCENE_STOPWORDS, TOKEN_PATTERN
+        from beirctl.lucene.analyzer import ENGLISH_STOP_WORDS
+        from beirctl.retrievers.text import TOKEN_PATTERN
 
         self.ids = list(ds.corpus)
         self.kw = {
-            "stopwords": list(LUCENE_STOPWORDS),
+            "stopwords": sorted(ENGLISH_STOP_WORDS),
             "stemmer": Stemmer.Stemmer("porter"),
             "token_pattern": TOKEN_PATTERN,
             "show_progress": False,
@@ -80,7 +80,7 @@ class Registered:
         self.retriever = cls(cls.Params.model_validate(params))  # no cache_dir: index from scratch
 
     def index(self, ds: Dataset) -> None:
-        self.retriever.index(ds.corpus, ds.fingerprint)
+        self.retriever.index(ds.corpus, IndexContext(ds.fingerprint, dataset=ds.name))
 
     def search(self, ds: Dataset) -> Run:
         return self.retriever.search(ds.queries, K)

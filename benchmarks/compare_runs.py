@@ -17,7 +17,7 @@ from pathlib import Path
 from scipy.stats import kendalltau
 
 from beirctl.evaluation import read_run
-from beirctl.retrievers.base import Run
+from beirctl.types import Run
 
 
 @dataclass

@@ -22,12 +22,12 @@ T_START = time.perf_counter()
 
 from beirctl.datasets import load_folder  # noqa: E402
 from beirctl.evaluation import evaluate  # noqa: E402
-from beirctl.retrievers import register  # noqa: E402
-from beirctl.retrievers.base import Run  # noqa: E402
+from beirctl.jobs import drop_query_hits  # noqa: E402
+from beirctl.retrievers import IndexContext, register  # noqa: E402
 from beirctl.retrievers.bm25 import BM25Retriever  # noqa: E402
 from beirctl.retrievers.dense import DenseParams, DenseRetriever  # noqa: E402
 from beirctl.retrievers.fusion import FusionParams, FusionRetriever  # noqa: E402
-from beirctl.runner import drop_query_hits  # noqa: E402
+from beirctl.types import Run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MTEB = {"scifact": 0.6451, "nfcorpus": 0.3159}  # MTEB leaderboard, all-MiniLM-L6-v2, nDCG@10
@@ -39,8 +39,13 @@ def digest(run: Run) -> str:
     return hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def retrieve(retriever: DenseRetriever | BM25Retriever | FusionRetriever, ds, remove: bool = True) -> Run:  # noqa: ANN001
-    retriever.index(ds.corpus, ds.fingerprint)
+def retrieve(
+    retriever: DenseRetriever | BM25Retriever | FusionRetriever,
+    ds,  # noqa: ANN001
+    cache: Path,
+    remove: bool = True,
+) -> Run:
+    retriever.index(ds.corpus, IndexContext(ds.fingerprint, dataset=ds.name, cache_dir=cache))
     return drop_query_hits(retriever.search(ds.queries, TOP_K + 1), TOP_K, remove)
 
 
@@ -53,8 +58,8 @@ def second_run(data: Path, name: str, cache: Path) -> None:
     t0 = time.perf_counter()
     ds = load_folder(data / name, "test", name=name)
     t1 = time.perf_counter()
-    dense = DenseRetriever(DenseParams(model=MODEL), cache_dir=cache)
-    run = retrieve(dense, ds)
+    dense = DenseRetriever(DenseParams(model=MODEL))
+    run = retrieve(dense, ds, cache)
     t2 = time.perf_counter()
     out = {
         "retrieval_s": t2 - t1,
@@ -85,9 +90,9 @@ def main() -> None:
     print(f"cache: {cache}")
     for name in args.datasets:
         ds = load_folder(args.data / name, "test", name=name)
-        dense = DenseRetriever(DenseParams(model=MODEL), cache_dir=cache)
+        dense = DenseRetriever(DenseParams(model=MODEL))
         t0 = time.perf_counter()
-        run = retrieve(dense, ds)
+        run = retrieve(dense, ds, cache)
         first_s = time.perf_counter() - t0
         score = ndcg(run, ds)
         kept = ndcg(drop_query_hits(dense.search(ds.queries, TOP_K), TOP_K, False), ds)
@@ -110,15 +115,14 @@ def main() -> None:
             f"{again['model_loaded']}, sentence_transformers imported: {again['sentence_transformers_imported']}; "
             f"identical run: {same}"
         )
-        bm25 = BM25Retriever(cache_dir=cache)
-        bm25_score = ndcg(retrieve(bm25, ds), ds)
+        bm25 = BM25Retriever()
+        bm25_score = ndcg(retrieve(bm25, ds, cache), ds)
         hybrid = FusionRetriever(
             FusionParams.model_validate(
                 {"retrievers": [{"type": "bm25"}, {"type": "dense", "params": {"model": MODEL}}], "method": "rrf"}
-            ),
-            cache_dir=cache,
+            )
         )
-        hybrid_score = ndcg(retrieve(hybrid, ds), ds)
+        hybrid_score = ndcg(retrieve(hybrid, ds, cache), ds)
         verdict = "above both" if hybrid_score > max(bm25_score, score) else "NOT above both"
         print(
             f"{name}: hybrid RRF(k=60) nDCG@10 {hybrid_score:.4f} vs bm25 {bm25_score:.4f} and dense "

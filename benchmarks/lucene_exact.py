@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_runs import compare  # noqa: E402
 
 from beirctl.datasets import load_folder  # noqa: E402
-from beirctl.datasets.types import Dataset  # noqa: E402
 from beirctl.evaluation import evaluate, read_run  # noqa: E402
-from beirctl.lucene.analysis import ENGLISH_STOP_WORDS  # noqa: E402
-from beirctl.retrievers.base import Run  # noqa: E402
+from beirctl.lucene.analyzer import ENGLISH_STOP_WORDS  # noqa: E402
+from beirctl.retrievers import IndexContext  # noqa: E402
 from beirctl.retrievers.lucene_bm25 import LuceneBM25Params, LuceneBM25Retriever  # noqa: E402
+from beirctl.types import Dataset, Run  # noqa: E402
 
 SHARED = Path(os.environ.get("BEIRCTL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 METRICS = ("nDCG@10", "R@100", "R@1000")
@@ -59,9 +59,7 @@ def bm25s_qps(data: Dataset, fields: str, k1: float, b: float) -> float:
     models = []
     for texts in field_texts:
         model = bm25s.BM25(k1=k1, b=b, method="lucene")
-        model.index(
-            bm25s.tokenize(texts, stopwords=stop, stemmer=stemmer, show_progress=False), show_progress=False
-        )
+        model.index(bm25s.tokenize(texts, stopwords=stop, stemmer=stemmer, show_progress=False), show_progress=False)
         models.append(model)
     queries = list(data.queries.values())
     k = min(K + 1, len(ids))
@@ -71,9 +69,7 @@ def bm25s_qps(data: Dataset, fields: str, k1: float, b: float) -> float:
         models[0].retrieve(tokens, k=k, show_progress=False, n_threads=1)
     else:
         for q in queries:
-            toks = bm25s.tokenize(
-                [q], stopwords=stop, stemmer=stemmer, show_progress=False, return_ids=False
-            )[0]
+            toks = bm25s.tokenize([q], stopwords=stop, stemmer=stemmer, show_progress=False, return_ids=False)[0]
             scores = sum(m.get_scores(toks) for m in models)
             top = np.argpartition(-scores, k - 1)[:k]
             top[np.argsort(-scores[top])]
@@ -92,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             params = LuceneBM25Params.model_validate({"fields": fields})
             retriever = LuceneBM25Retriever(params)
             t0 = time.perf_counter()
-            retriever.index(data.corpus, data.fingerprint)
+            retriever.index(data.corpus, IndexContext(data.fingerprint, dataset=name))
             index_s = time.perf_counter() - t0
             assert retriever.searcher is not None
             stats = {n: f.sum_ttf for n, f in retriever.searcher.index.fields.items()}
@@ -121,14 +117,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     "  vs Lucene run file: "
                     + "; ".join(
-                        line.split(":")[0].strip() + ": " + line.split(":", 1)[1].strip()
-                        for line in cmp.lines()
+                        line.split(":")[0].strip() + ": " + line.split(":", 1)[1].strip() for line in cmp.lines()
                     )
                 )
             base = bm25s_qps(data, fields, params.k1, params.b)
-            print(
-                f"  index {index_s:.2f} s; search {qps:,.0f} q/s vs bm25s {base:,.0f} q/s ({qps / base:.2f}x)"
-            )
+            print(f"  index {index_s:.2f} s; search {qps:,.0f} q/s vs bm25s {base:,.0f} q/s ({qps / base:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ queries), then, each stage in a fresh process so that its peak RSS is its own:
      ``--dense-shards`` cache shards, read from disk shard by shard (encoding all of 1M passages
      on a CPU would take the better part of an hour);
   4. dense encoding throughput of ``--encode-docs`` passages with the local encoder and with 1
-     and 2 Ray actors (``ray_encode_workers``).
+     and 2 Ray actors (a ``RayShardPool``, as ``ray_encode_workers`` sets up).
+
+The tiny BERT comes from ``tests/tiny_models.py`` (run from a source checkout).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ out["corpus"] = type(ds.corpus).__name__
 if stage == "bm25":
     from beirctl.retrievers.bm25 import BM25Retriever
     r = BM25Retriever()
-    t = time.perf_counter(); r.index(ds.corpus, ds.fingerprint); out["index_s"] = time.perf_counter() - t
+    from beirctl.retrievers import IndexContext
+    t = time.perf_counter(); r.index(ds.corpus, IndexContext(ds.fingerprint)); out["index_s"] = time.perf_counter() - t
     t = time.perf_counter(); r.search(ds.queries, 1000); out["search_qps"] = len(ds.queries) / (time.perf_counter() - t)
 elif stage == "dense":
     import tempfile
@@ -100,15 +103,18 @@ elif stage == "dense":
     out["passages_per_s"] = int(shards) * int(shard_size) / (time.perf_counter() - t)
 elif stage == "encode":
     import tempfile
+    from beirctl.retrievers import IndexContext
     from beirctl.retrievers.dense import DenseParams, DenseRetriever
     model, n, workers = arg.split(",")
     corpus = dict(itertools.islice(ds.corpus.items(), int(n)))
-    r = DenseRetriever(DenseParams(model=model, shard_size=500, batch_size=64), cache_dir=Path(tempfile.mkdtemp()))
-    r.encode_workers = int(workers)
+    r = DenseRetriever(DenseParams(model=model, shard_size=500, batch_size=64))
+    pool = None
     if int(workers):
-        from beirctl.executors.ray import connect
+        from beirctl.executors.ray import RayShardPool, connect
         connect(None, num_cpus=2)
-    t = time.perf_counter(); r.index(corpus, "scale"); out["passages_per_s"] = len(corpus) / (time.perf_counter() - t)
+        pool = RayShardPool(int(workers))
+    ctx = IndexContext("scale", cache_dir=Path(tempfile.mkdtemp()), shard_pool=pool)
+    t = time.perf_counter(); r.index(corpus, ctx); out["passages_per_s"] = len(corpus) / (time.perf_counter() - t)
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["children_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(out))
@@ -153,12 +159,14 @@ def main() -> None:
             f"load + bm25 index + search ({r['corpus']}): index {r['index_s']:.1f} s, "
             f"search {r['search_qps']:,.0f} q/s, {rss(r)}"
         )
+        sys.path.insert(0, str(REPO))  # the tiny random BERT is built by the tests' helper
+        from tests.tiny_models import build_tiny_bert
+
         try:
-            from beirctl.dense.tiny import build_tiny_bert
+            model = build_tiny_bert(Path(tmp) / "tiny", "encoder")
         except ImportError:
             print("dense: skipped (pip install 'beirctl[dense]')")
             return
-        model = build_tiny_bert(Path(tmp) / "tiny", "encoder")
         r = stage("dense", folder, f"{model},{args.dense_shards},{args.dense_shard_size}")
         print(
             f"load + dense plan of {args.docs:,} passages + {args.dense_shards} shards of "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from beirctl.cli import app
+from beirctl.results import METRICS_FILE, pair_dir
 from tests.conftest import REPO, SHARED_BEIR, SHARED_REF, needs_shared, write_dataset
 
 runner = CliRunner()
@@ -113,7 +114,7 @@ def test_killed_run_resumes(tmp_path: Path) -> None:
     cmd = [sys.executable, "-c", code, "run", str(cfg), "--data-dir", str(tmp_path / "data")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    done = tmp_path / "results" / "a-fast" / "test-overlap" / "metrics.json"
+    done = pair_dir(tmp_path / "results", "a-fast", "test-overlap") / METRICS_FILE
     deadline = time.time() + 60
     while not done.exists() and time.time() < deadline:
         time.sleep(0.1)
@@ -121,7 +122,7 @@ def test_killed_run_resumes(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert done.exists()
-    assert not (tmp_path / "results" / "b-slow" / "test-overlap" / "metrics.json").exists()
+    assert not (pair_dir(tmp_path / "results", "b-slow", "test-overlap") / METRICS_FILE).exists()
     leftovers = [p for p in (tmp_path / "results").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     before = done.read_bytes()

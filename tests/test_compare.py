@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from beirctl.compare import compare, holm, paired_tests, render
+from beirctl.compare import compare, holm, paired_tests, stratified_tests, tables_for
 from beirctl.errors import BeirctlError
+from beirctl.results import PairResult
+from beirctl.tables import render as render_tables
+from tests.result_factory import make_result
 
 
-def entry(dataset: str, label: str, values: dict[str, float]) -> dict:
-    return {
-        "dataset": {"name": dataset},
-        "retriever": {"label": label},
-        "aggregate": {"nDCG@10": float(np.mean(list(values.values())))},
-        "per_query": {"nDCG@10": values},
-    }
+def entry(dataset: str, label: str, values: dict[str, float]) -> PairResult:
+    return make_result(dataset, label, values)
+
+
+def render(comp, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    return render_tables(tables_for(comp, fmt), fmt)
 
 
 RNG = np.random.default_rng(7)
@@ -78,3 +80,47 @@ def test_renderings() -> None:
         render(comp, "xml")
     with pytest.raises(BeirctlError, match="baseline 'nope' not among"):
         compare(ENTRIES, baseline="nope")
+
+
+def test_rendered_cells() -> None:
+    comp = compare(ENTRIES, "nDCG@10", baseline="base", n_resamples=500)
+    md = render(comp, "markdown").splitlines()
+    d0 = next(line for line in md if line.startswith("| d0 |"))
+    delta = comp.delta("d0", "better")
+    assert d0 == f"| d0 | {comp.scores['d0']['base']:.4f} | **{comp.scores['d0']['better']:.4f}** ({delta:+.4f})*† |"
+    latex = render(comp, "latex")
+    assert f"\\textbf{{{comp.scores['d0']['better']:.4f}}} ({delta:+.4f})$^*$$^\\dagger$" in latex
+    assert latex.rstrip().splitlines()[-1].startswith("% nDCG@10; bold = best")
+    rows = [line.split(",") for line in render(comp, "csv").splitlines()[1:]]
+    assert [r[:2] for r in rows][:2] == [["d0", "base"], ["d0", "better"]]
+    assert rows[0][3] == "0.000000" and rows[0][4] == "" and float(rows[1][3]) == pytest.approx(delta, abs=1e-6)
+    average = next(line for line in md if line.startswith("| average |"))
+    assert average == f"| average | {comp.averages['base']:.4f} | {comp.averages['better']:.4f} |"
+
+
+def test_stratified_tests_are_paired_tests_of_the_forum_mean() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.uniform(size=60)
+    b = np.clip(a - rng.normal(0.05, 0.1, size=60), 0, 1)
+    # one stratum: exactly the plain paired t-test, and the same randomization p
+    one = stratified_tests(a, b, np.array(["x"] * 60), n_resamples=1000)
+    plain = paired_tests(a, b, n_resamples=1000)
+    assert one.t_p == pytest.approx(plain.t_p) and one.rand_p == pytest.approx(plain.rand_p)
+    # strata of 10 and 50 queries, counted equally: the statistic is the mean of the strata's means
+    strata = np.array(["s"] * 10 + ["t"] * 50)
+    weights = np.where(strata == "s", 1 / 20, 1 / 100)
+    test = stratified_tests(a, b, strata, n_resamples=1000)
+    expected = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.sum(weights * (x - y), axis=axis),
+        permutation_type="samples",
+        n_resamples=1000,
+        vectorized=True,
+        random_state=np.random.default_rng(0),
+    ).pvalue
+    assert test.rand_p == pytest.approx(expected) and test.n == 60
+    d = a - b
+    v = [np.var(d[:10], ddof=1) / 10 / 4, np.var(d[10:], ddof=1) / 50 / 4]
+    t = (d[:10].mean() + d[10:].mean()) / 2 / np.sqrt(sum(v))
+    dof = sum(v) ** 2 / (v[0] ** 2 / 9 + v[1] ** 2 / 49)
+    assert test.t_p == pytest.approx(2 * stats.t.sf(abs(t), dof))

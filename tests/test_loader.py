@@ -14,8 +14,8 @@ import pytest
 
 from beirctl.datasets import load_folder, loader
 from beirctl.datasets.stream import StreamingCorpus, iter_chunks, take
-from beirctl.datasets.types import Document
 from beirctl.errors import BeirctlError, DataError
+from beirctl.types import Document
 from tests.conftest import TINY_CORPUS, write_dataset
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beirctl.lucene.analysis import EnglishAnalyzer, analyze, tokenize
+from beirctl.lucene.analyzer import EnglishAnalyzer, analyze
 from beirctl.lucene.index import byte4_to_int, int_to_byte4
 from beirctl.lucene.porter import porter_stem
+from beirctl.lucene.tokenizer import tokenize
 
 TOKENIZER_CASES = [
     # decimals, thousands separators, IPs, version-like numbers (WB11/WB12)
@@ -198,7 +199,7 @@ def test_ascii_pattern_equals_the_word_rule() -> None:
     import random
     import re
 
-    from beirctl.lucene.analysis import _ASCII_RULE, _ascii_tokens
+    from beirctl.lucene.tokenizer import _ASCII_RULE, _ascii_tokens
 
     rule = re.compile(_ASCII_RULE)
     alphabet = "a1_:,.';- "
@@ -224,7 +225,7 @@ FOLD_TEXTS = [
 
 @pytest.mark.parametrize("text", FOLD_TEXTS)
 def test_folded_paths_equal_the_full_grammar(text: str) -> None:
-    from beirctl.lucene.analysis import _slow_tokens, tokenize_many
+    from beirctl.lucene.tokenizer import _slow_tokens, tokenize_many
 
     expected = _slow_tokens(text, 255)
     assert tokenize(text) == expected
@@ -234,7 +235,7 @@ def test_folded_paths_equal_the_full_grammar(text: str) -> None:
 def test_tokenize_many_equals_tokenize() -> None:
     import random
 
-    from beirctl.lucene.analysis import _SIMPLE_EMOJI, tokenize_many
+    from beirctl.lucene.tokenizer import _SIMPLE_EMOJI, tokenize_many
 
     rnd = random.Random(1)
     ranges = (range(0x80, 0x3400), range(0x1F000, 0x1FB00))
@@ -253,7 +254,7 @@ def test_tokenize_many_equals_tokenize() -> None:
 
 def _slow_or_fast(text: str) -> list[str]:
     """The reference tokenizer: the full grammar (``_slow_tokens``) wherever ``tokenize`` used it."""
-    from beirctl.lucene.analysis import _AMBIGUOUS, _FAST, _slow_tokens
+    from beirctl.lucene.tokenizer import _AMBIGUOUS, _FAST, _slow_tokens
 
     if _AMBIGUOUS.search(text) is not None:
         return _slow_tokens(text, 255)

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beirctl.datasets.types import Document
 from beirctl.lucene.bm25 import anserini_tie_adjust
 from beirctl.lucene.index import LuceneIndex
+from beirctl.retrievers import IndexContext
 from beirctl.retrievers.lucene_bm25 import LuceneBM25Params, LuceneBM25Retriever
+from beirctl.types import Document
 
 SHARED = Path(os.environ.get("BEIRCTL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -35,7 +36,7 @@ def lucene_score(tf: int, dl: int, df: int, n: int, avgdl: float, k1: float = 0.
 
 def test_scores_follow_bm25_and_ties_break_by_doc_id() -> None:
     r = LuceneBM25Retriever(LuceneBM25Params(anserini_scores=False))
-    r.index(CORPUS, "tiny")
+    r.index(CORPUS, IndexContext("tiny"))
     run = r.search({"q": "dogs bark"}, 10)["q"]
     assert [d for d, _ in run] == ["d2", "d5"]  # equal scores: doc id ascending
     # flat contents "Dogs\nDogs are loyal animals that bark." -> dog dog loyal anim bark: 5 terms
@@ -49,7 +50,7 @@ def test_scores_follow_bm25_and_ties_break_by_doc_id() -> None:
 
 def test_repeated_query_terms_weigh_by_count() -> None:
     r = LuceneBM25Retriever(LuceneBM25Params(anserini_scores=False))
-    r.index(CORPUS, "tiny")
+    r.index(CORPUS, IndexContext("tiny"))
     once = dict(r.search({"q": "birds"}, 10)["q"])
     twice = dict(r.search({"q": "birds Birds"}, 10)["q"])
     assert twice["d4"] == pytest.approx(2 * once["d4"], rel=1e-6)
@@ -57,9 +58,9 @@ def test_repeated_query_terms_weigh_by_count() -> None:
 
 def test_multifield_sums_fields_with_weights() -> None:
     flat = LuceneBM25Retriever(LuceneBM25Params(fields="multifield", anserini_scores=False))
-    flat.index(CORPUS, "tiny")
+    flat.index(CORPUS, IndexContext("tiny"))
     heavy = LuceneBM25Retriever(LuceneBM25Params(fields="multifield", title_weight=3.0, anserini_scores=False))
-    heavy.index(CORPUS, "tiny")
+    heavy.index(CORPUS, IndexContext("tiny"))
     assert flat.searcher is not None
     assert set(flat.searcher.index.fields) == {"contents", "title"}
     assert flat.searcher.index.fields["title"].doc_count == 4  # the empty title does not count
@@ -83,16 +84,16 @@ def test_anserini_tie_adjust() -> None:
 
 
 def test_index_is_cached(tmp_path: Path) -> None:
-    r = LuceneBM25Retriever(cache_dir=tmp_path)
-    r.index(CORPUS, "tiny")
+    r = LuceneBM25Retriever()
+    r.index(CORPUS, IndexContext("tiny", cache_dir=tmp_path))
     first = r.search({"q": "cats purr"}, 5)
-    again = LuceneBM25Retriever(LuceneBM25Params(k1=1.2), cache_dir=tmp_path)
-    again.index({}, "tiny")  # the corpus is not read when the cache has the index
+    again = LuceneBM25Retriever(LuceneBM25Params(k1=1.2))
+    again.index({}, IndexContext("tiny", cache_dir=tmp_path))  # the corpus is not read when the cache has the index
     assert again.loaded_from_cache and not r.loaded_from_cache
     # k1 is applied at search time: same documents, other scores
     assert [d for d, _ in again.search({"q": "cats purr"}, 5)["q"]] == [d for d, _ in first["q"]]
-    other = LuceneBM25Retriever(LuceneBM25Params(fields="multifield"), cache_dir=tmp_path)
-    other.index(CORPUS, "tiny")
+    other = LuceneBM25Retriever(LuceneBM25Params(fields="multifield"))
+    other.index(CORPUS, IndexContext("tiny", cache_dir=tmp_path))
     assert not other.loaded_from_cache
 
 
@@ -115,7 +116,7 @@ def test_reproduces_anserini(name: str, fields: str) -> None:
 
     data = load_folder(SHARED / "beir" / name)
     r = LuceneBM25Retriever(LuceneBM25Params.model_validate({"fields": fields}))
-    r.index(data.corpus, data.fingerprint)
+    r.index(data.corpus, IndexContext(data.fingerprint))
     assert r.searcher is not None
     ref = _official()[(name, fields)]
     assert r.searcher.index.fields["contents"].sum_ttf == int(ref["total_terms"])
@@ -172,7 +173,7 @@ def test_tie_adjust_equals_the_loop_on_real_queries(name: str, fields: str) -> N
 
     data = load_folder(SHARED / "beir" / name)
     raw = LuceneBM25Retriever(LuceneBM25Params.model_validate({"fields": fields, "anserini_scores": False}))
-    raw.index(data.corpus, data.fingerprint)
+    raw.index(data.corpus, IndexContext(data.fingerprint))
     adjusted = LuceneBM25Retriever(LuceneBM25Params.model_validate({"fields": fields}))
     adjusted.searcher = raw.searcher
     run, expected = raw.search(data.queries, 1000), adjusted.search(data.queries, 1000)
@@ -259,11 +260,11 @@ def test_streamed_corpus_gives_the_same_index_and_run(
     folder = write_dataset(tmp_path / "odd", corpus=docs, qrels=[("q1", "d001", 1)])
     queries = {"q1": "cats purr", "q2": "Über naïve dogs", "q3": "zebra", "q4": "the"}
     memory = LuceneBM25Retriever(LuceneBM25Params(fields=fields))
-    memory.index(load_folder(folder, stream=False).corpus, "odd")
+    memory.index(load_folder(folder, stream=False).corpus, IndexContext("odd"))
     monkeypatch.setattr(lucene_bm25, "INDEX_CHUNK_DOCS", 16)
     streamed = LuceneBM25Retriever(LuceneBM25Params(fields=fields))
     data = load_folder(folder, stream=True)
-    streamed.index(data.corpus, "odd")
+    streamed.index(data.corpus, IndexContext("odd"))
     assert memory.searcher is not None and streamed.searcher is not None
     _same_index(streamed.searcher.index, memory.searcher.index)
     run = streamed.search(queries, 1000)
@@ -281,11 +282,11 @@ def test_streamed_chunked_index_on_real_data(name: str, fields: str, monkeypatch
 
     params = LuceneBM25Params.model_validate({"fields": fields})
     memory = LuceneBM25Retriever(params)
-    memory.index(load_folder(SHARED / "beir" / name, stream=False).corpus, "x")
+    memory.index(load_folder(SHARED / "beir" / name, stream=False).corpus, IndexContext("x"))
     monkeypatch.setattr(lucene_bm25, "INDEX_CHUNK_DOCS", 1000)
     data = load_folder(SHARED / "beir" / name, stream=True)
     streamed = LuceneBM25Retriever(params)
-    streamed.index(data.corpus, "x")
+    streamed.index(data.corpus, IndexContext("x"))
     assert memory.searcher is not None and streamed.searcher is not None
     _same_index(streamed.searcher.index, memory.searcher.index)
     assert streamed.search(data.queries, 100) == memory.search(data.queries, 100)

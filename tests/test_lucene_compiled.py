@@ -9,20 +9,47 @@ import shutil
 import numpy as np
 import pytest
 
-from beirctl.lucene import analysis
-from beirctl.lucene.analysis import EnglishAnalyzer, tokenize_many
+from beirctl.lucene import native
+from beirctl.lucene.analyzer import ENGLISH_STOP_WORDS, EnglishAnalyzer
 from beirctl.lucene.porter import porter_stem
+from beirctl.lucene.tokenizer import tokenize, tokenize_many
 from tests.conftest import SHARED_BEIR, needs_shared
 from tests.test_lucene_analysis import FOLD_TEXTS, PORTER_CASES, TOKENIZER_CASES
 
-compiled = pytest.mark.skipif(not analysis.compiled(), reason="beirctl.lucene._scan is not built")
+compiled = pytest.mark.skipif(not native.compiled(), reason="beirctl.lucene._scan is not built or BEIRCTL_NATIVE=0")
 
 
+@pytest.mark.skipif(native.DISABLED_BY_ENV, reason="BEIRCTL_NATIVE=0 turns the compiled extension off")
 def test_scanner_is_built_where_a_compiler_is() -> None:
     """pip builds the extension wherever a C compiler is; a silent pure-Python fallback there would
     only show as slower indexing."""
     if shutil.which("cc") or shutil.which("gcc"):
-        assert analysis.compiled()
+        assert native.compiled()
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [(None, True), ("1", True), ("", True), ("yes", True), ("0", False), (" OFF ", False), ("false", False)],
+)
+def test_env_switch(value: str | None, enabled: bool) -> None:
+    env = {} if value is None else {native.ENV_SWITCH: value}
+    assert native.enabled_by_env(env) is enabled
+
+
+def test_env_switch_selects_the_pure_python_path() -> None:
+    """BEIRCTL_NATIVE=0, read at import: no compiled scanner or stemmer, the same terms."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from beirctl.lucene import native, porter; from beirctl.lucene.analyzer import analyze; "
+        "assert not native.compiled() and native.stem is porter.porter_stem; "
+        'print(analyze("The cats\' RUNNING naïve"))'
+    )
+    env = {**os.environ, native.ENV_SWITCH: "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['cat', 'run', 'naïv']"
 
 
 def _words(rnd: random.Random, n: int) -> list[str]:
@@ -44,8 +71,8 @@ def _words(rnd: random.Random, n: int) -> list[str]:
 def test_porter_equals_the_python_stemmer() -> None:
     rnd = random.Random(7)
     words = [*PORTER_CASES, *_words(rnd, 40_000), "naïveties", "ñandúes", "αβγing", "zoölogical", "éé", "ﬁling"]
-    assert [analysis._stem(w) for w in words] == [porter_stem(w) for w in words]
-    assert analysis._stem is not porter_stem
+    assert [native.stem(w) for w in words] == [porter_stem(w) for w in words]
+    assert native.stem is not porter_stem
 
 
 def _texts() -> list[str]:
@@ -67,7 +94,7 @@ def _texts() -> list[str]:
 @compiled
 def test_scanner_tokens_equal_tokenize_many() -> None:
     texts = _texts()
-    tokens, ids, counts = analysis._scan_tokens(texts, 255)
+    tokens, ids, counts = native.scan_tokens(texts, 255)
     assert ids.dtype == np.int32 and counts.dtype == np.int64 and int(counts.sum()) == len(ids)
     ends = np.cumsum(counts)
     got = [[tokens[j] for j in ids[a:b]] for a, b in zip(ends - counts, ends)]
@@ -80,8 +107,8 @@ def test_scanner_tokens_equal_tokenize_many() -> None:
 def test_analyze_ids_equals_the_pure_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
     texts = _texts()
     fast = EnglishAnalyzer().analyze_ids(texts, chunk=700)
-    monkeypatch.setattr(analysis, "_scan", None)
-    monkeypatch.setattr(analysis, "_stem", porter_stem)
+    monkeypatch.setattr(native, "_scan", None)
+    monkeypatch.setattr(native, "stem", porter_stem)
     slow = EnglishAnalyzer().analyze_ids(texts, chunk=700, processes=1)
     assert _per_text(*fast) == _per_text(*slow)
 
@@ -95,19 +122,19 @@ def _per_text(terms: list[str], ids: np.ndarray, counts: np.ndarray) -> list[lis
 def test_scanner_rejects_bad_input() -> None:
     from beirctl.lucene import _scan
 
-    table = bytearray(analysis._CLASS_TABLE)
+    table = bytearray(native._CLASS_TABLE)
     table[ord("é")] = 255
     with pytest.raises(ValueError, match="without a class"):
-        _scan.scan(["café"], table, 255, analysis.tokenize)
+        _scan.scan(["café"], table, 255, tokenize)
     with pytest.raises(ValueError, match="0x110000"):
-        _scan.scan(["a"], bytearray(10), 255, analysis.tokenize)
+        _scan.scan(["a"], bytearray(10), 255, tokenize)
     with pytest.raises(TypeError, match="not a str"):
-        _scan.scan(["a", 1], analysis._CLASS_TABLE, 255, analysis.tokenize)
+        _scan.scan(["a", 1], native._CLASS_TABLE, 255, tokenize)  # type: ignore[list-item]
     assert _scan.unknown(["café", "x", "ascii only"], table) == {ord("é")}
     table[ord("x")] = 255  # ASCII entries are the caller's to fill: scan() refuses, unknown() skips them
     assert _scan.unknown(["x"], table) == set()
     with pytest.raises(ValueError, match="without a class"):
-        _scan.scan(["x"], table, 255, analysis.tokenize)
+        _scan.scan(["x"], table, 255, tokenize)
 
 
 @needs_shared
@@ -119,8 +146,8 @@ def test_real_corpus_terms_equal_the_pure_python_path(name: str, monkeypatch: py
     ds = load_folder(SHARED_BEIR / name)
     texts = [f"{d.title}\n{d.text}" for d in ds.corpus.values()]
     fast = EnglishAnalyzer().analyze_ids(texts)
-    monkeypatch.setattr(analysis, "_scan", None)
-    monkeypatch.setattr(analysis, "_stem", porter_stem)
+    monkeypatch.setattr(native, "_scan", None)
+    monkeypatch.setattr(native, "stem", porter_stem)
     slow = EnglishAnalyzer().analyze_ids(texts, processes=1)
     assert _per_text(*fast) == _per_text(*slow)
 
@@ -133,7 +160,7 @@ def test_term_ids_equal_term_id() -> None:
     tokens = ["Dog's", "dogs'", "IT'S", "it's", "The", "s", "'s", "x's", "RUNNING", "naïve's", "Cat\u2019s", "cats"]
     tokens += ["ＳＨＯＵＴ's", "İstanbul", "a", "and", "Running", "relational", "possibly", "", "ß's"]
     fast: dict[str, int] = {}
-    ids = np.frombuffer(_scan.term_ids(tokens, analysis.ENGLISH_STOP_WORDS, fast, EnglishAnalyzer()._term), np.int64)
+    ids = np.frombuffer(_scan.term_ids(tokens, ENGLISH_STOP_WORDS, fast, EnglishAnalyzer()._term), np.int64)
     slow: dict[str, int] = {}
     reference = EnglishAnalyzer()
     assert ids.tolist() == [reference._term_id(t, slow) for t in tokens]
@@ -144,6 +171,6 @@ def test_term_ids_equal_term_id() -> None:
     assert by_token["IT'S"] is None and by_token["The"] is None and by_token["a"] is None
     assert by_token["x's"] == "x" and by_token["relational"] == "relat" and by_token["possibly"] == "possibl"
     with pytest.raises(TypeError, match="not a str"):
-        _scan.term_ids(["a", 1], analysis.ENGLISH_STOP_WORDS, {}, str)
+        _scan.term_ids(["a", 1], ENGLISH_STOP_WORDS, {}, str)  # type: ignore[list-item]
     with pytest.raises(TypeError, match="fallback must return a str"):
-        _scan.term_ids(["é"], analysis.ENGLISH_STOP_WORDS, {}, lambda t: 1)
+        _scan.term_ids(["é"], ENGLISH_STOP_WORDS, {}, lambda t: 1)  # type: ignore[arg-type,return-value]

@@ -11,10 +11,11 @@ import pytest
 
 from beirctl import java as javamod
 from beirctl.datasets.loader import load_folder
-from beirctl.datasets.types import Document
 from beirctl.errors import BeirctlError
 from beirctl.evaluation import evaluate, read_run
 from beirctl.java import JavaNotFoundError, JavaRuntime, find_anserini_jar, find_java, java_major
+from beirctl.retrievers import IndexContext
+from beirctl.types import Document
 
 SHARED = Path(os.environ.get("BEIRCTL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 REFERENCE_TSV = SHARED / "reference" / "pyserini-beir-v1.0.0-bm25.tsv"
@@ -107,10 +108,10 @@ TINY = {
 def test_tiny_corpus_search(tmp_path: Path) -> None:
     from beirctl.retrievers.pyserini_bm25 import PyseriniBM25Params, PyseriniBM25Retriever
 
-    retriever = PyseriniBM25Retriever(PyseriniBM25Params(threads=2), cache_dir=None)
+    retriever = PyseriniBM25Retriever(PyseriniBM25Params(threads=2))
     with pytest.raises(BeirctlError, match="before index"):
         retriever.search({"q": "cats"}, 10)
-    retriever.index(TINY, "tiny")
+    retriever.index(TINY, IndexContext("tiny"))
     assert retriever.index_stats["documents"] == 5
     queries = {
         "q1": "why do cats\tpurr\n?",  # tab and newline cannot break the TSV topics
@@ -135,14 +136,15 @@ def test_multifield_weights_and_cache(tmp_path: Path) -> None:
     from beirctl.retrievers.pyserini_bm25 import PyseriniBM25Params, PyseriniBM25Retriever
 
     def make(**kw: object) -> PyseriniBM25Retriever:
-        return PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": "multifield", **kw}), tmp_path)
+        return PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": "multifield", **kw}))
 
+    ctx = IndexContext("tiny", cache_dir=tmp_path)
     first = make()
-    first.index(TINY, "tiny")
+    first.index(TINY, ctx)
     assert not first.loaded_from_cache
     # Different search-time settings reuse the same index.
     title_only = make(text_weight=0.0, k1=1.2, b=0.75, batch_size=1)
-    title_only.index(TINY, "tiny")
+    title_only.index(TINY, ctx)
     assert title_only.loaded_from_cache and title_only.index_dir == first.index_dir
     run = title_only.search({"a": "echo", "b": "purring sound"}, 10)
     assert [d for d, _ in run["a"]] == ["q3"]
@@ -176,8 +178,8 @@ def test_official_bm25_figures(name: str, variant: str, index_cache: Path) -> No
 
     ref = _reference()[(name, variant)]
     dataset = load_folder(SHARED / "beir" / name)
-    retriever = PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": variant}), index_cache)
-    retriever.index(dataset.corpus, dataset.fingerprint)
+    retriever = PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": variant}))
+    retriever.index(dataset.corpus, IndexContext(dataset.fingerprint, cache_dir=index_cache))
     assert retriever.index_stats["documents"] == int(ref["documents"])
     assert retriever.index_stats["total_terms"] == int(ref["total_terms"])
 
@@ -196,6 +198,6 @@ def test_official_bm25_figures(name: str, variant: str, index_cache: Path) -> No
         assert differing == [], f"top 10 (doc ids and scores) differ for {len(differing)} queries"
         assert all(run[q] == [] for q in set(run) - set(official))
 
-    again = PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": variant}), index_cache)
-    again.index(dataset.corpus, dataset.fingerprint)
+    again = PyseriniBM25Retriever(PyseriniBM25Params.model_validate({"fields": variant}))
+    again.index(dataset.corpus, IndexContext(dataset.fingerprint, cache_dir=index_cache))
     assert again.loaded_from_cache and again.index_stats == retriever.index_stats

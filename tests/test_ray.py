@@ -92,7 +92,7 @@ def test_crashed_task_keeps_others_and_rerun_does_only_it(cluster: None, tmp_pat
 def test_ray_bm25_and_tiny_dense_equal_local(cluster: None, tmp_path: Path) -> None:
     """The issue's setting: two datasets, bm25 + a tiny dense model (built by the test, random weights)."""
     pytest.importorskip("sentence_transformers")
-    from beirctl.dense.tiny import build_tiny_bert
+    from tests.tiny_models import build_tiny_bert
 
     model = build_tiny_bert(tmp_path / "tiny-encoder", "encoder")
     write_dataset(tmp_path / "data" / "tiny")
@@ -117,29 +117,31 @@ def test_dense_encoding_sharded_over_ray_actors(cluster: None, tmp_path: Path) -
     pytest.importorskip("sentence_transformers")
     import numpy as np
 
-    from beirctl.datasets.types import Document
-    from beirctl.dense.tiny import build_tiny_bert
+    from beirctl.executors.ray import RayShardPool
+    from beirctl.retrievers import IndexContext
     from beirctl.retrievers.dense import DenseParams, DenseRetriever
+    from beirctl.types import Document
     from tests.conftest import TINY_CORPUS
+    from tests.tiny_models import build_tiny_bert
 
     model = build_tiny_bert(tmp_path / "tiny-encoder", "encoder")
     corpus = {d["_id"]: Document(d["title"], d["text"]) for d in TINY_CORPUS * 1}
     corpus.update({f"x{i}": Document("", f"extra passage number {i} about cats and birds") for i in range(40)})
     params = DenseParams(model=str(model), shard_size=4, batch_size=4)
-    local = DenseRetriever(params, cache_dir=tmp_path / "local")
-    local.index(corpus, "c")
-    sharded = DenseRetriever(params, cache_dir=tmp_path / "ray")
-    sharded.encode_workers = 2
-    sharded.index(corpus, "c")
+    local = DenseRetriever(params)
+    local.index(corpus, IndexContext("c", cache_dir=tmp_path / "local"))
+    sharded = DenseRetriever(params)
+    sharded.index(corpus, IndexContext("c", cache_dir=tmp_path / "ray", shard_pool=RayShardPool(2)))
+    assert not sharded.loaded_from_cache
     assert sharded._store is not None and local._store is not None
     assert sharded.doc_ids == local.doc_ids
     a = np.concatenate([np.asarray(s) for s in local._store.shards()])
     b = np.concatenate([np.asarray(s) for s in sharded._store.shards()])
     np.testing.assert_array_equal(a, b)
     # the cluster-encoded cache is a complete local cache: a new local retriever loads no model
-    again = DenseRetriever(params, cache_dir=tmp_path / "ray")
-    again.index(corpus, "c")
-    assert not again.model_loaded
+    again = DenseRetriever(params)
+    again.index(corpus, IndexContext("c", cache_dir=tmp_path / "ray"))
+    assert again.loaded_from_cache and not again.model_loaded
 
 
 def test_ray_actors_encode_a_streamed_corpus(cluster: None, tmp_path: Path) -> None:
@@ -149,9 +151,11 @@ def test_ray_actors_encode_a_streamed_corpus(cluster: None, tmp_path: Path) -> N
     import numpy as np
 
     from beirctl.datasets import load_folder
-    from beirctl.dense.tiny import build_tiny_bert
+    from beirctl.executors.ray import RayShardPool
+    from beirctl.retrievers import IndexContext
     from beirctl.retrievers.dense import DenseParams, DenseRetriever
     from tests.conftest import write_dataset
+    from tests.tiny_models import build_tiny_bert
 
     model = build_tiny_bert(tmp_path / "tiny-encoder", "encoder")
     rows = [{"_id": f"x{i}", "title": "", "text": f"passage {i} about {'cats ' * (i % 7)}birds"} for i in range(45)]
@@ -159,17 +163,17 @@ def test_ray_actors_encode_a_streamed_corpus(cluster: None, tmp_path: Path) -> N
     params = DenseParams(model=str(model), shard_size=4, batch_size=4)
     stores = {}
     for name, source in (("memory", dict(corpus.items())), ("stream", corpus)):
-        r = DenseRetriever(params, cache_dir=tmp_path / name)
-        r.encode_workers = 2  # 12 shards: more than the 4 kept in flight
-        r.index(source, "c")
+        r = DenseRetriever(params)
+        # 12 shards on 2 actors: more than the 4 kept in flight
+        r.index(source, IndexContext("c", cache_dir=tmp_path / name, shard_pool=RayShardPool(2)))
         assert r._store is not None
         stores[name] = r._store
     names = sorted(p.name for p in stores["memory"].folder.glob("shard-*.npy"))
     assert len(names) == 12
     for name in names:
         assert (stores["stream"].folder / name).read_bytes() == (stores["memory"].folder / name).read_bytes()
-    local = DenseRetriever(params, cache_dir=tmp_path / "local")
-    local.index(corpus, "c")
+    local = DenseRetriever(params)
+    local.index(corpus, IndexContext("c", cache_dir=tmp_path / "local"))
     assert local._store is not None
     # One-thread actors and the multi-threaded local encoder may differ in the last bit.
     np.testing.assert_allclose(

@@ -42,5 +42,5 @@ def test_entry_point_to_non_retriever(tmp_path: Path, monkeypatch: pytest.Monkey
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugin\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[beirctl.retrievers]\nbad = pathlib:Path\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ConfigError, match="not a Retriever subclass"):
+    with pytest.raises(ConfigError, match="not a beirctl Retriever subclass"):
         get("bad")

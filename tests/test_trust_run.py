@@ -416,7 +416,7 @@ def test_a_crashing_retriever_does_not_stop_the_others(tiny: Path, tmp_path: Pat
     class Buggy(Retriever):
         name = "test-buggy"
 
-        def index(self, corpus, corpus_id):  # type: ignore[no-untyped-def]
+        def index(self, corpus, ctx):  # type: ignore[no-untyped-def]
             raise ZeroDivisionError("division by zero")
 
         def search(self, queries, k):  # type: ignore[no-untyped-def]

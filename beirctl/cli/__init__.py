@@ -13,12 +13,12 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from beirctl import __version__
 from beirctl.cli import info, results, run
 from beirctl.cli.common import console, err_console
 from beirctl.cli.datasets import datasets_app
 from beirctl.cli.leaderboard import leaderboard_app
 from beirctl.errors import BeirctlError
+from beirctl.version import __version__
 
 __all__ = ["app", "run_cli"]
 

@@ -7,35 +7,30 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from beirctl.cli.common import _collect_all, _print_table, console
+from beirctl.cli.common import _collect_all, _print_table, _reference, console
 from beirctl.errors import BeirctlError
 
 
 def show(
     results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A results folder.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv, json, latex or html.")] = "table",
     metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Metric to show (default: all).")] = None,
     reference: Annotated[
         Optional[str], typer.Option("--reference", "-r", help="Show a published reference and the differences.")
     ] = None,
 ) -> None:
-    """Show results as a datasets × retrievers table."""
-    from beirctl.results import render
+    """Show results as a datasets × retrievers table (CQADupStack as the mean of its 12 forums)."""
+    from beirctl.results import score_table
+    from beirctl.tables import render
 
     entries = _collect_all([results_dir])
     if fmt == "table":
         _print_table(entries, metric, reference)
         return
-    ref = None
-    if reference:
-        from beirctl.verify import load_reference
-
-        ref = (reference, load_reference(reference))
-    metrics = [metric] if metric else list(entries[0]["aggregate"])
-    for name in metrics:
-        sys.stdout.write(render(entries, fmt, name, ref))
+    ref = _reference(reference)
+    metrics = [metric] if metric else list(entries[0].aggregate)
+    sys.stdout.write(render([score_table(entries, [name], ref) for name in metrics], fmt))
 
 
 def compare_cmd(
@@ -44,31 +39,21 @@ def compare_cmd(
         Optional[str], typer.Option("--baseline", "-b", help="Retriever label to test against.")
     ] = None,
     metric: Annotated[str, typer.Option("--metric", "-m", help="Metric to compare.")] = "nDCG@10",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, latex or csv.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, latex, csv or html.")] = "table",
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level (after Holm–Bonferroni).")] = 0.05,
 ) -> None:
     """Compare retrievers: best per dataset, deltas, paired significance against a baseline."""
-    from beirctl.compare import LEGEND, PVALUE_HEADER, compare, pvalue_rows, render, rows
+    from beirctl.compare import compare, tables_for
+    from beirctl.tables import render, to_rich
 
+    if fmt == "json":
+        raise BeirctlError("unknown format 'json' for compare (table, markdown, latex, csv, html)")
     comp = compare(_collect_all(results), metric, baseline, alpha)
     if fmt != "table":
-        sys.stdout.write(render(comp, fmt))
+        sys.stdout.write(render(tables_for(comp, fmt), fmt))
         return
-    table = Table(title=metric)
-    table.add_column("dataset")
-    for lb in comp.labels:
-        table.add_column(f"{lb}\n(baseline)" if lb == comp.baseline else lb, justify="right")
-    for row in rows(comp, ("[bold green]", "[/]")):
-        table.add_row(*row)
-    console.print(table)
-    if comp.tests:
-        ptable = Table(title="paired tests against the baseline")
-        for col in PVALUE_HEADER:
-            ptable.add_column(col, justify="left" if col in ("dataset", "retriever") else "right")
-        for row in pvalue_rows(comp):
-            ptable.add_row(*row)
-        console.print(ptable)
-    console.print(LEGEND, style="dim")
+    for table in tables_for(comp, fmt):
+        console.print(to_rich(table))
 
 
 def verify_cmd(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from beirctl.cli.common import DataDirOpt, _null, _print_table, console, err_console
+from beirctl.cli.common import DataDirOpt, _print_table, console, err_console
 from beirctl.errors import BeirctlError
 
 
@@ -51,7 +52,7 @@ def run(
         elif event == "waiting":
             err_console.print(f"  {pair}: another beirctl process holds {escape(info['path'])}; waiting for it")
 
-    with err_console.status("running") if sys.stderr.isatty() else _null():
+    with err_console.status("running") if sys.stderr.isatty() else contextlib.nullcontext():
         summary = run_config(
             config,
             force=force,

@@ -6,7 +6,7 @@ from beirctl.datasets.hub import load_hub
 from beirctl.datasets.loader import load_folder
 from beirctl.datasets.paths import data_dir, dataset_folder, is_cached
 from beirctl.datasets.stream import StreamingCorpus, iter_chunks
-from beirctl.datasets.types import Corpus, Dataset, Document, Qrels, Queries
+from beirctl.types import Corpus, Dataset, Document, Qrels, Queries
 
 __all__ = [
     "BENCHMARK",

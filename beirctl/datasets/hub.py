@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from beirctl.datasets.fingerprint import CorpusHasher
-from beirctl.datasets.types import Dataset, Document, Qrels, Queries
 from beirctl.errors import BeirctlError, DataError
+from beirctl.types import Dataset, Document, Qrels, Queries
 
 HUB_ORG = "BeIR"
 

@@ -28,8 +28,8 @@ import numpy as np
 
 from beirctl.datasets.fingerprint import CorpusHasher
 from beirctl.datasets.stream import StreamingCorpus
-from beirctl.datasets.types import Corpus, Dataset, Document, Qrels, Queries
 from beirctl.errors import BeirctlError, DataError
+from beirctl.types import Corpus, Dataset, Document, Qrels, Queries
 
 STREAM_ENV = "BEIRCTL_STREAM_CORPUS"
 STREAM_MIN_BYTES = 256_000_000  # "auto" streams corpus files of this size (on disk) or more

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from beirctl.datasets.types import Document
 from beirctl.errors import DataError
+from beirctl.types import Document
 
 Chunk = list[tuple[str, Document]]
 

@@ -1,26 +1,40 @@
-"""Encoding: device choice, length-sorted batching, resumable sharded corpus encoding, progress."""
+"""Encoding: the :class:`Encoder` protocol, device choice, length-sorted batching, resumable
+sharded corpus encoding (locally or on a :class:`ShardPool` of workers), progress."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from beirctl.datasets.stream import take
-from beirctl.datasets.types import Corpus
 from beirctl.dense.cache import ShardStore
 from beirctl.dense.models import ModelRef
+from beirctl.types import Corpus, doc_text
 
 # Texts tokenized at a time to measure lengths for the plan (bounds memory on large corpora).
 LENGTH_CHUNK = 10_000
 
 
-def doc_text(title: str, text: str) -> str:
-    """Corpus text as BEIR and MTEB build it: ``(title + " " + text).strip()``."""
-    return (title + " " + text).strip()
+@runtime_checkable
+class Encoder(Protocol):
+    """A bi-encoder of one's own: ``encode`` a list of texts into a float32 matrix (one row per
+    text, in their order). ``name`` and ``revision`` identify what it computes: they key the
+    embedding cache, so change the revision when the weights or the code change.
+
+    ``type: dense`` with ``encoder: module:Class`` gives such a class sharding, caching, resume,
+    exact and faiss search and Ray encoding. It may also define ``lengths(texts)`` (token counts,
+    to batch texts of similar length; characters are used otherwise).
+    """
+
+    name: str
+    revision: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 class CorpusTexts(Mapping[str, str]):
@@ -78,11 +92,126 @@ def length_order(lengths: Sequence[int]) -> np.ndarray:
 
 
 class BatchEncoder(Protocol):
-    """What :func:`encode_corpus` needs from a model."""
+    """What :func:`encode_corpus` needs from a model: dense (float32 rows) or sparse (csr) output."""
 
     def lengths(self, texts: list[str]) -> list[int]: ...
 
     def encode(self, texts: list[str]) -> Any: ...
+
+
+E = TypeVar("E", bound=BatchEncoder)
+
+
+class EncoderFactory(Generic[E]):
+    """Builds an encoder on first call and keeps it (the corpus and the queries share one model).
+
+    Picklable: ``build`` must be (a class or a ``functools.partial`` of one); a pickled copy,
+    as a :class:`ShardPool` sends to its workers, builds its own encoder there.
+    """
+
+    def __init__(self, build: Callable[[], E]) -> None:
+        self.build = build
+        self._made: E | None = None
+
+    def __call__(self) -> E:
+        if self._made is None:
+            self._made = self.build()
+        return self._made
+
+    @property
+    def made(self) -> E | None:
+        return self._made
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"build": self.build, "_made": None}
+
+
+class ShardPool(Protocol):
+    """Workers that encode a corpus plan's missing shards into a :class:`ShardStore` (the Ray
+    executor provides one). Each worker builds its encoder with ``make_encoder`` (pickled) and
+    writes the same shard files the local loop writes, so either resumes the other."""
+
+    def encode_shards(
+        self,
+        store: ShardStore,
+        plan: dict[str, Any],
+        texts: Mapping[str, str],
+        make_encoder: Callable[[], BatchEncoder],
+        on_shard: Callable[[int], None] | None = None,
+    ) -> None: ...
+
+
+class CustomEncoder:
+    """An :class:`Encoder` class named ``module:Class`` in a config, built with ``params`` on
+    first use; lengths are the encoder's own or the texts' characters."""
+
+    def __init__(self, target: str, params: dict[str, Any]) -> None:
+        self.target = target
+        self.params = params
+        self._encoder: Encoder | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.target, self.params)
+        return self._encoder
+
+    @property
+    def identity(self) -> str:
+        return f"{self.encoder.name}@{self.encoder.revision}"
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        own = getattr(self.encoder, "lengths", None)
+        return list(own(texts)) if callable(own) else [len(t) for t in texts]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        emb = np.asarray(self.encoder.encode(texts), dtype=np.float32)
+        if not texts:
+            return emb.reshape(0, emb.shape[-1] if emb.ndim == 2 else 0)
+        if emb.ndim != 2 or emb.shape[0] != len(texts):
+            raise ValueError(
+                f"encoder {self.target}: encode() of {len(texts)} texts returned shape {emb.shape}, "
+                f"expected ({len(texts)}, dim)"
+            )
+        return emb
+
+    def encode_sorted(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return self.encode([])
+        order = length_order(self.lengths(texts))
+        emb = self.encode([texts[i] for i in order])
+        result = np.empty_like(emb)
+        result[order] = emb
+        return result
+
+
+def load_encoder(target: str, params: dict[str, Any]) -> Encoder:
+    """Import ``module:Class`` and build it with ``params``; it must follow :class:`Encoder`."""
+    import importlib
+
+    from beirctl.errors import ConfigError
+
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # a module in the current folder, as `python -m` finds it
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"encoder {target!r}: name a class as module:Class")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"encoder {target!r}: cannot import it ({exc})") from None
+    try:
+        encoder = cls(**params)
+    except TypeError as exc:  # wrong or missing constructor arguments
+        raise ConfigError(f"encoder {target!r}: {exc} (set encoder_params)") from None
+    missing = [a for a in ("name", "revision", "encode") if not hasattr(encoder, a)]
+    if missing:
+        raise ConfigError(f"encoder {target!r}: not an Encoder (no {', '.join(missing)})")
+    return encoder  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
@@ -138,12 +267,15 @@ def encode_corpus(
     shard_size: int,
     description: str = "encoding",
     on_shard: Callable[[int], None] | None = None,
+    pool: ShardPool | None = None,
 ) -> None:
     """Encode ``texts`` (by id) into ``store``'s shards, longest first, resuming a killed run.
 
     Only one shard's texts are read at a time (``texts`` may be a :class:`CorpusTexts`).
     The encoding order is fixed in the plan before the first shard, so a resumed run encodes the
-    remaining shards with exactly the batches an uninterrupted run would have used.
+    remaining shards with exactly the batches an uninterrupted run would have used. With a
+    ``pool`` the missing shards are encoded by its workers (``encoder_factory`` is pickled to
+    them), then the store is finished here.
     """
     if store.complete:
         return
@@ -153,6 +285,8 @@ def encode_corpus(
         encoder = encoder_factory()
         plan = plan_corpus(store, ids, texts, encoder, shard_size)
     size = int(plan["shard_size"])
+    if pool is not None and store.missing(plan):
+        pool.encode_shards(store, plan, texts, encoder_factory, on_shard)
     todo = store.missing(plan)
     ordered: list[str] = plan["ids"]
     with progress(description, len(ordered)) as advance:

@@ -39,10 +39,6 @@ class ModelRef:
     revision: str | None
     identity: str
 
-    @property
-    def is_local(self) -> bool:
-        return self.revision is None
-
 
 def resolve_model(spec: str, cache_dir: Path | None = None) -> ModelRef:
     """Resolve a model reference; ``cache_dir`` keeps folder digests keyed by file size and mtime."""
@@ -149,20 +145,21 @@ class LazyModel:
     resolved model reference, the cache folder, and whether the model was loaded."""
 
     cache_folder: ClassVar[str]
-    cache_dir: Path | None
-    p: Any  # the retriever's params; they name the ``model``
+    cache_dir: Path | None = None  # from the IndexContext
+    params: Any  # the retriever's params; they name the ``model``
     _ref: ModelRef | None = None
-    _encoder: Any = None
+    _encoder: Any = None  # an EncoderFactory
 
     @property
     def ref(self) -> ModelRef:
         if self._ref is None:
-            self._ref = resolve_model(self.p.model, self._root())
+            self._ref = resolve_model(self.params.model, self._root())
         return self._ref
 
     @property
     def model_loaded(self) -> bool:
-        return self._encoder is not None and self._encoder.loaded
+        made = self._encoder.made if self._encoder is not None else None
+        return made is not None and bool(made.loaded)
 
     def _root(self) -> Path | None:
         return self.cache_dir / self.cache_folder if self.cache_dir is not None else None

@@ -17,9 +17,8 @@ from functools import lru_cache
 import ir_measures
 from ir_measures import Measure
 
-from beirctl.datasets.types import Qrels
 from beirctl.errors import BeirctlError, ConfigError
-from beirctl.retrievers.base import Run
+from beirctl.types import Qrels, Run
 
 DEFAULT_METRICS: tuple[str, ...] = ("nDCG@10", "R@100")
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from beirctl.atomic import atomic_open
 from beirctl.datasets.loader import check_id, load_qrels
-from beirctl.datasets.types import Qrels
 from beirctl.errors import DataError
-from beirctl.retrievers.base import Run
+from beirctl.types import Qrels, Run
 
 
 def write_run(path: str | Path, run: Run, tag: str = "beirctl") -> None:

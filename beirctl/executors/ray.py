@@ -1,8 +1,8 @@
 """Run (dataset, retriever) pairs as Ray tasks.
 
-Each pair is one task with the CPUs/GPUs its retriever declares (``resources`` in the
-config). A task loads its dataset, runs the pair exactly as the local executor does
-(:func:`beirctl.runner.run_pair`) and writes the same files, so results, run files and the
+Each pair is one task with the CPUs/GPUs of its ``resources`` (the config's, else what its
+retriever class declares). A task loads its dataset, runs the pair exactly as the local executor
+does (:func:`beirctl.jobs.run_pair`) and writes the same files, so results, run files and the
 leaderboard are the same bytes whichever executor produced them. Results are written by the
 workers to ``results_dir`` and caches to the cache dir: on a multi-node cluster both must be
 on storage every node sees (a shared filesystem).
@@ -10,26 +10,49 @@ on storage every node sees (a shared filesystem).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
+from beirctl.atomic import sweep_temp_files
+from beirctl.dense.cache import ShardStore
+from beirctl.dense.encoding import BatchEncoder, take_texts
 from beirctl.errors import BeirctlError
+from beirctl.jobs import Context, Outcome, Pair, Reporter, Todo, os_error_text, run_pair
+from beirctl.results import PairResult
+from beirctl.retrievers import registry
+from beirctl.retrievers.base import Retriever
 
-if TYPE_CHECKING:
-    from beirctl.config import Config
-    from beirctl.runner import Context, Outcome, Pair, Reporter
+try:
+    import fcntl
+except ImportError:  # not on Windows: no cross-process locks there
+    fcntl = None  # type: ignore[assignment]
 
 
-def _task(pair: Pair, ctx: Context, previous: dict[str, Any] | None, cls: type) -> dict[str, Any]:
-    from beirctl.retrievers import registry
-    from beirctl.runner import run_pair
+class RayExecutor:
+    """Each pair a Ray task; the driver holds the pairs' locks while the cluster works."""
 
+    name = "ray"
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+
+    def run(self, todo: list[Todo], ctx: Context, report: Reporter) -> list[Outcome]:
+        with _locked_all(todo, ctx, report) as (mine, busy):
+            outcomes = run_pairs_on_ray(mine, ctx, self.address, report)
+        return outcomes + busy
+
+
+def _task(pair: Pair, ctx: Context, previous: PairResult | None, cls: type[Retriever[Any]]) -> PairResult:
     # The class travels with the task (pickled by reference to its module), so retrievers
     # registered in the driver, not only by entry point, resolve in the worker too.
-    registry.register(cls)
-    return run_pair(pair, ctx, previous)
+    if ":" not in pair.spec.type:
+        registry.register(cls)
+    pool = RayShardPool(ctx.encode_workers) if ctx.encode_workers > 0 else None
+    return run_pair(pair, ctx, previous, shard_pool=pool)
 
 
 def connect(address: str | None, num_cpus: int | None = None) -> Any:
@@ -69,28 +92,20 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[-1] if first else ''}".strip()
 
 
-def run_pairs_on_ray(
-    todo: list[tuple[Pair, dict[str, Any] | None]],
-    ctx: Context,
-    config: Config,
-    address: str | None,
-    report: Reporter,
-) -> list[Outcome]:
+def run_pairs_on_ray(todo: list[Todo], ctx: Context, address: str | None, report: Reporter) -> list[Outcome]:
     """Submit every pair, collect outcomes as they finish; one failure does not stop the rest."""
     if not todo:
         return []
-    from beirctl.retrievers import registry
-
     ray = connect(address)
     remote = ray.remote(max_retries=0)(_task)
     futures = {}
     for pair, previous in todo:
-        res = pair.spec.resources
+        res = pair.resources()
         cls = registry.get(pair.spec.type)
         ref = remote.options(num_cpus=res.cpus, num_gpus=res.gpus).remote(pair, ctx, previous, cls)
         futures[ref] = pair
         report("stage", {"dataset": pair.target.name, "retriever": pair.label, "stage": "submitted to Ray"})
-    outcomes: dict[Pair, dict[str, Any] | str] = {}
+    outcomes: dict[Pair, PairResult | str] = {}
     pending = list(futures)
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
@@ -103,71 +118,94 @@ def run_pairs_on_ray(
             report("failed", {**info, "error": text})
             outcomes[pair] = text
             continue
-        report("done", {**info, "aggregate": metrics["aggregate"]})
+        report("done", {**info, "aggregate": metrics.aggregate})
         outcomes[pair] = metrics
     return [(pair, outcomes[pair]) for pair, _ in todo]
 
 
 class _ShardEncoder:
-    """A Ray actor holding one copy of a dense model; encodes planned shards into the shared cache."""
+    """A Ray actor holding one encoder (one model copy); encodes planned shards into the shared cache."""
 
-    def __init__(self, params: dict[str, Any], cache_dir: str | None) -> None:
-        from pathlib import Path
+    def __init__(self, make_encoder: Callable[[], BatchEncoder]) -> None:
+        self.encoder = make_encoder()
 
-        from beirctl.retrievers.dense import DenseParams, DenseRetriever
-
-        self.retriever = DenseRetriever(DenseParams.model_validate(params), Path(cache_dir) if cache_dir else None)
-
-    def encode(self, folder: str, fmt: str, i: int, texts: list[str]) -> int:
-        from pathlib import Path
-
-        from beirctl.dense.cache import ShardStore
-
-        ShardStore(Path(folder), fmt).write_shard(i, self.retriever.encoder.encode(texts))  # type: ignore[arg-type]
+    def encode(self, folder: str, fmt: Any, i: int, texts: list[str]) -> int:
+        ShardStore(Path(folder), fmt).write_shard(i, self.encoder.encode(texts))
         return i
 
 
-def encode_shards(
-    store: Any,
-    plan: dict[str, Any],
-    texts: Mapping[str, str],
-    params: dict[str, Any],
-    cache_dir: str | None,
-    workers: int,
-    on_shard: Any = None,
-) -> None:
-    """Encode the plan's missing shards on ``workers`` Ray actors (one model copy each).
+class RayShardPool:
+    """A :class:`~beirctl.dense.encoding.ShardPool` of ``workers`` Ray actors (one model copy each).
 
     Each actor writes the same shard files the local encoder writes (atomically), so a corpus
     encoded on a cluster is reused locally and the reverse; a killed run resumes either way.
     The driver reads a shard's texts (from a streamed corpus: from disk) only when it is about to
     be sent: at most two shards per actor are in flight.
     """
-    ray = connect(None)  # the cluster already joined, or a local one
-    from ray.util import ActorPool
 
-    from beirctl.dense.encoding import take_texts
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
 
-    size = int(plan["shard_size"])
-    ordered: list[str] = plan["ids"]
-    todo = store.missing(plan)
-    if not todo:
-        return
-    actor = ray.remote(num_cpus=1)(_ShardEncoder)
-    actors = [actor.remote(params, cache_dir) for _ in range(max(1, min(workers, len(todo))))]
-    pool = ActorPool(actors)
-    pending = iter(todo)
+    def encode_shards(
+        self,
+        store: ShardStore,
+        plan: dict[str, Any],
+        texts: Mapping[str, str],
+        make_encoder: Callable[[], BatchEncoder],
+        on_shard: Callable[[int], None] | None = None,
+    ) -> None:
+        todo = store.missing(plan)
+        if not todo:
+            return
+        ray = connect(None)  # the cluster already joined, or a local one
+        from ray.util import ActorPool
 
-    def submit() -> None:
-        i = next(pending, None)
-        if i is not None:
-            shard = take_texts(texts, ordered[i * size : (i + 1) * size])
-            pool.submit(lambda a, job: a.encode.remote(str(store.folder), store.fmt, *job), (i, shard))
+        size = int(plan["shard_size"])
+        ordered: list[str] = plan["ids"]
+        actor = ray.remote(num_cpus=1)(_ShardEncoder)
+        actors = [actor.remote(make_encoder) for _ in range(max(1, min(self.workers, len(todo))))]
+        pool = ActorPool(actors)
+        pending = iter(todo)
 
-    for _ in range(2 * len(actors)):
-        submit()
-    while pool.has_next():
-        i = pool.get_next_unordered()
-        submit()
-        if on_shard is not None:
-            on_shard(i)
+        def submit() -> None:
+            i = next(pending, None)
+            if i is not None:
+                shard = take_texts(texts, ordered[i * size : (i + 1) * size])
+                pool.submit(lambda a, job: a.encode.remote(str(store.folder), store.fmt, *job), (i, shard))
+
+        for _ in range(2 * len(actors)):
+            submit()
+        while pool.has_next():  # type: ignore[no-untyped-call]
+            i = pool.get_next_unordered()
+            submit()
+            if on_shard is not None:
+                on_shard(i)
+
+
+@contextlib.contextmanager
+def _locked_all(todo: list[Todo], ctx: Context, report: Reporter) -> Iterator[tuple[list[Todo], list[Outcome]]]:
+    """Ray: the driver holds every pair's lock while the cluster works; pairs another process
+    holds are left to it (reported, not run)."""
+    mine: list[Todo] = []
+    busy: list[Outcome] = []
+    with contextlib.ExitStack() as stack:
+        for pair, previous in todo:
+            folder = pair.out_dir(ctx.results_dir)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fh = stack.enter_context(open(folder / ".lock", "a+b"))
+                if fcntl is not None:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = f"{folder}: another beirctl process is running this pair; run again when it has finished"
+                report("failed", {"dataset": pair.target.name, "retriever": pair.label, "error": text})
+                busy.append((pair, text))
+                continue
+            except OSError as exc:
+                text = os_error_text(exc)
+                report("failed", {"dataset": pair.target.name, "retriever": pair.label, "error": text})
+                busy.append((pair, text))
+                continue
+            sweep_temp_files(folder)
+            mine.append((pair, previous))
+        yield mine, busy

@@ -13,7 +13,7 @@ from typing import IO
 import numpy as np
 
 from beirctl.atomic import atomic_path, cache_write_errors, discard
-from beirctl.lucene.analysis import EnglishAnalyzer
+from beirctl.lucene.analyzer import EnglishAnalyzer
 
 # 2: a "checksum" member holds the crc32 of every other member (format 1 files are rebuilt).
 FORMAT_VERSION = 2

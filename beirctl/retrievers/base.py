@@ -1,17 +1,21 @@
-"""The retriever protocol: index a corpus once, then search batches of queries."""
+"""The retriever protocol: index a corpus once (told what it needs in an :class:`IndexContext`),
+then search batches of queries."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from beirctl.datasets.types import Corpus, Queries
+from beirctl.types import Corpus, Queries, Run
 
-# A ranking per query id: (doc id, score) pairs, best first.
-Run = dict[str, list[tuple[str, float]]]
+if TYPE_CHECKING:
+    from beirctl.dense.encoding import ShardPool
+
+__all__ = ["B", "K1", "IndexContext", "Resources", "Retriever", "RetrieverParams", "Run"]
 
 
 class RetrieverParams(BaseModel):
@@ -27,26 +31,59 @@ K1 = Annotated[float, Field(gt=0, strict=True)]
 B = Annotated[float, Field(ge=0, le=1, strict=True)]
 
 
-class Retriever(ABC):
+class Resources(BaseModel):
+    """What one (dataset, retriever) task asks of a cluster: a retriever class declares its
+    default (one CPU unless it says otherwise, e.g. a GPU for a model too slow on CPUs), a
+    config's ``resources`` overrides it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpus: float = Field(default=1.0, ge=0)
+    gpus: float = Field(default=0.0, ge=0)
+
+
+@dataclass(frozen=True)
+class IndexContext:
+    """What :meth:`Retriever.index` is told besides the corpus.
+
+    ``corpus_id`` identifies the corpus content (safe as a cache key); ``dataset`` is the
+    dataset's name (``cqadupstack/android`` for a forum), for per-dataset settings such as an
+    instruction some datasets skip; ``cache_dir`` is a folder the retriever may keep its index
+    in between runs (None: keep nothing); ``shard_pool`` encodes corpus shards on workers
+    (Ray actors) when set; ``device`` overrides the retriever's device (``cuda:1``).
+    """
+
+    corpus_id: str = ""
+    dataset: str | None = None
+    cache_dir: Path | None = None
+    shard_pool: ShardPool | None = None
+    device: str | None = None
+
+
+P = TypeVar("P", bound=RetrieverParams)
+
+
+class Retriever(ABC, Generic[P]):
     """A retriever: ``index`` a corpus, then ``search`` queries for their top-k documents.
 
-    Subclasses set ``name`` (the registry key used in configs), ``Params`` (a pydantic
-    model of their parameters with defaults) and a one-line ``description``. ``cache_dir``
-    is a folder the retriever may use to persist its index between runs; ``corpus_id``
-    passed to :meth:`index` identifies the corpus content (safe as a cache key).
+    Subclasses set ``name`` (the registry key used in configs), ``Params`` (a pydantic model of
+    their parameters with defaults, also the type argument: ``class X(Retriever[XParams])``), a
+    one-line ``description`` and, when they need more than one CPU, ``resources``. After
+    :meth:`index`, ``loaded_from_cache`` says whether the index came from the cache.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Params: ClassVar[type[RetrieverParams]] = RetrieverParams
+    resources: ClassVar[Resources] = Resources()
 
-    def __init__(self, params: RetrieverParams | None = None, cache_dir: Path | None = None) -> None:
-        self.params = params if params is not None else self.Params()
-        self.cache_dir = cache_dir
+    def __init__(self, params: P | None = None) -> None:
+        self.params: P = params if params is not None else cast(P, self.Params())
+        self.loaded_from_cache = False
 
     @abstractmethod
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
-        """Build (or load from cache) the index of ``corpus``."""
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        """Build (or load from ``ctx.cache_dir``) the index of ``corpus``."""
 
     @abstractmethod
     def search(self, queries: Queries, k: int) -> Run:

@@ -30,9 +30,9 @@ from beirctl.atomic import (
     read_checked_json,
     write_checked_json,
 )
-from beirctl.datasets.types import Corpus, Queries
-from beirctl.retrievers.base import K1, B, Retriever, Run
+from beirctl.retrievers.base import K1, B, IndexContext, Retriever, Run
 from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
+from beirctl.types import Corpus, Queries
 
 # An index folder's list of its files with their sizes and crc32s, written last.
 MANIFEST = "manifest.json"
@@ -62,55 +62,55 @@ class BM25Params(TokenizerParams):
         return self
 
 
-class BM25Retriever(Retriever):
+class BM25Retriever(Retriever[BM25Params]):
     name = "bm25"
     description = "BM25 on bm25s (in-process, numpy); index cached on disk"
     Params = BM25Params
 
-    def __init__(self, params: BM25Params | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: BM25Params = self.params  # type: ignore[assignment]
+    def __init__(self, params: BM25Params | None = None) -> None:
+        super().__init__(params)
         self.doc_ids: list[str] = []
         self.fields: dict[str, object] = {}
-        self.loaded_from_cache = False
 
-    def _cache_path(self, corpus_id: str) -> Path | None:
-        if self.cache_dir is None:
+    def _cache_path(self, cache_dir: Path | None, corpus_id: str) -> Path | None:
+        if cache_dir is None:
             return None
         import bm25s
 
         key = hashlib.sha256(f"{self.name}|{bm25s.__version__}|{corpus_id}|{self.settings_key()}".encode()).hexdigest()[
             :24
         ]
-        return self.cache_dir / "bm25" / key
+        return cache_dir / "bm25" / key
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
-        if self.p.method == "lucene-exact":
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        if self.params.method == "lucene-exact":
             from beirctl.retrievers.lucene_bm25 import LuceneBM25Params, LuceneBM25Retriever
 
             params = LuceneBM25Params(
-                k1=self.p.k1,
-                b=self.p.b,
-                fields=self.p.fields,
-                title_weight=self.p.title_weight,
-                text_weight=self.p.text_weight,
+                k1=self.params.k1,
+                b=self.params.b,
+                fields=self.params.fields,
+                title_weight=self.params.title_weight,
+                text_weight=self.params.text_weight,
             )
-            self.lucene = LuceneBM25Retriever(params, self.cache_dir)
-            self.lucene.index(corpus, corpus_id)
+            self.lucene = LuceneBM25Retriever(params)
+            self.lucene.index(corpus, ctx)
             self.loaded_from_cache = self.lucene.loaded_from_cache
             return
         import bm25s
 
-        path = self._cache_path(corpus_id)
+        path = self._cache_path(ctx.cache_dir, ctx.corpus_id)
         with cache_lock(path.parent, _TEMP_DIRS) if path is not None else contextlib.nullcontext():
             if path is not None and self._load(path):
                 self.loaded_from_cache = True
                 return
             self.doc_ids = list(corpus)
             self.fields = {}
-            for field, texts in field_texts(corpus, self.p.fields).items():
-                model = bm25s.BM25(k1=self.p.k1, b=self.p.b, delta=self.p.delta, method=self.p.method)
-                model.index(tokenize(texts, self.p), show_progress=False)
+            for field, texts in field_texts(corpus, self.params.fields).items():
+                model = bm25s.BM25(
+                    k1=self.params.k1, b=self.params.b, delta=self.params.delta, method=self.params.method
+                )
+                model.index(tokenize(texts, self.params), show_progress=False)
                 self.fields[field] = model
             if path is not None:
                 self._save(path)
@@ -166,13 +166,13 @@ class BM25Retriever(Retriever):
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _weights(self) -> dict[str, float]:
-        return {"contents": 1.0, "title": self.p.title_weight, "text": self.p.text_weight}
+        return {"contents": 1.0, "title": self.params.title_weight, "text": self.params.text_weight}
 
     def search(self, queries: Queries, k: int) -> Run:
-        if self.p.method == "lucene-exact":
+        if self.params.method == "lucene-exact":
             return self.lucene.search(queries, k)
         qids = list(queries)
-        tokens = tokenize([queries[q] for q in qids], self.p)
+        tokens = tokenize([queries[q] for q in qids], self.params)
         weights = self._weights()
         run: Run = {}
         for qid, toks in zip(qids, tokens):

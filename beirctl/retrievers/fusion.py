@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from beirctl.datasets.types import Corpus, Queries
 from beirctl.errors import BeirctlError
-from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+from beirctl.retrievers.base import IndexContext, Retriever, RetrieverParams, Run
+from beirctl.types import Corpus, Queries
 
 
 class SubRetriever(RetrieverParams):
@@ -31,18 +30,11 @@ class SubRetriever(RetrieverParams):
             raise ValueError(str(exc)) from None
         return self
 
-    def build(self, cache_dir: Path | None) -> Retriever:
+    def build(self) -> Retriever[Any]:
         from beirctl.retrievers import registry
 
         cls = registry.get(self.type)
-        return cls(cls.Params.model_validate(self.params), cache_dir=cache_dir)
-
-
-def forward_dataset(retriever: Retriever, name: str) -> None:
-    """Call the optional ``for_dataset`` hook of a retriever."""
-    hook = getattr(retriever, "for_dataset", None)
-    if callable(hook):
-        hook(name)
+        return cls(cls.Params.model_validate(self.params))
 
 
 class FusionParams(RetrieverParams):
@@ -107,26 +99,29 @@ def fuse(
     return fused
 
 
-class FusionRetriever(Retriever):
+class FusionRetriever(Retriever[FusionParams]):
     name = "fusion"
     description = "fuses two or more retrievers: reciprocal rank fusion or normalised score sum"
     Params = FusionParams
 
-    def __init__(self, params: FusionParams | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: FusionParams = self.params  # type: ignore[assignment]
-        self.retrievers = [sub.build(cache_dir) for sub in self.p.retrievers]
+    def __init__(self, params: FusionParams | None = None) -> None:
+        super().__init__(params)
+        self.retrievers = [sub.build() for sub in self.params.retrievers]
 
-    def for_dataset(self, name: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
         for retriever in self.retrievers:
-            forward_dataset(retriever, name)
-
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
-        for retriever in self.retrievers:
-            retriever.index(corpus, corpus_id)
+            retriever.index(corpus, ctx)
+        self.loaded_from_cache = all(r.loaded_from_cache for r in self.retrievers)
 
     def search(self, queries: Queries, k: int) -> Run:
-        depth = max(k, self.p.depth)
+        depth = max(k, self.params.depth)
         runs = [r.search(queries, depth) for r in self.retrievers]
-        weights = [sub.weight for sub in self.p.retrievers]
-        return fuse(runs, weights, k, method=self.p.method, rrf_k=self.p.rrf_k, normalization=self.p.normalization)
+        weights = [sub.weight for sub in self.params.retrievers]
+        return fuse(
+            runs,
+            weights,
+            k,
+            method=self.params.method,
+            rrf_k=self.params.rrf_k,
+            normalization=self.params.normalization,
+        )

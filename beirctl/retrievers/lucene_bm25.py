@@ -13,11 +13,11 @@ from pydantic import Field
 
 from beirctl.atomic import cache_lock
 from beirctl.datasets.stream import iter_chunks
-from beirctl.datasets.types import Corpus, Queries
-from beirctl.lucene.analysis import EnglishAnalyzer
+from beirctl.lucene.analyzer import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
 from beirctl.lucene.index import LuceneIndex
-from beirctl.retrievers.base import K1, B, Retriever, RetrieverParams, Run
+from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
+from beirctl.types import Corpus, Queries
 
 # Documents analyzed at a time when indexing: bounds the memory of analysis on large corpora
 # (a corpus this size or smaller is one chunk, exactly as before chunking existed).
@@ -40,28 +40,26 @@ class LuceneBM25Params(RetrieverParams):
     )
 
 
-class LuceneBM25Retriever(Retriever):
+class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
     name = "lucene-bm25"
     description = "Lucene/Anserini BM25 reproduced exactly (English analyzer, float32 scoring); index cached"
     Params = LuceneBM25Params
 
-    def __init__(self, params: LuceneBM25Params | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: LuceneBM25Params = self.params  # type: ignore[assignment]
+    def __init__(self, params: LuceneBM25Params | None = None) -> None:
+        super().__init__(params)
         self.analyzer = EnglishAnalyzer()
         self.searcher: BM25Searcher | None = None
-        self.loaded_from_cache = False
 
-    def _cache_path(self, corpus_id: str) -> Path | None:
-        if self.cache_dir is None:
+    def _cache_path(self, cache_dir: Path | None, corpus_id: str) -> Path | None:
+        if cache_dir is None:
             return None
         # Only the analysis and field layout shape the index; k1, b and weights apply at search.
         # "v1" stays: a file of another format is rebuilt in place (LuceneIndex.load).
-        key = hashlib.sha256(f"{self.name}|v1|{corpus_id}|{self.p.fields}".encode()).hexdigest()[:24]
-        return self.cache_dir / "lucene-bm25" / f"{key}.npz"
+        key = hashlib.sha256(f"{self.name}|v1|{corpus_id}|{self.params.fields}".encode()).hexdigest()[:24]
+        return cache_dir / "lucene-bm25" / f"{key}.npz"
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
-        path = self._cache_path(corpus_id)
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        path = self._cache_path(ctx.cache_dir, ctx.corpus_id)
         with cache_lock(path.parent) if path is not None else contextlib.nullcontext():
             index = LuceneIndex.load(path) if path is not None else None
             self.loaded_from_cache = index is not None
@@ -70,14 +68,14 @@ class LuceneBM25Retriever(Retriever):
                     ([i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk])
                     for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS)
                 )
-                index = LuceneIndex.build_chunks(chunks, self.p.fields)
+                index = LuceneIndex.build_chunks(chunks, self.params.fields)
                 if path is not None:
                     index.save(path)
         weights = {
-            "contents": self.p.text_weight if self.p.fields == "multifield" else 1.0,
-            "title": self.p.title_weight,
+            "contents": self.params.text_weight if self.params.fields == "multifield" else 1.0,
+            "title": self.params.title_weight,
         }
-        self.searcher = BM25Searcher(index, k1=self.p.k1, b=self.p.b, field_weights=weights)
+        self.searcher = BM25Searcher(index, k1=self.params.k1, b=self.params.b, field_weights=weights)
 
     def search(self, queries: Queries, k: int) -> Run:
         if self.searcher is None:
@@ -86,7 +84,7 @@ class LuceneBM25Retriever(Retriever):
         qids = list(queries)
         hits = [self.searcher.search(self.analyzer.analyze(queries[q]), k) for q in qids]
         scores = [s for _, s in hits]
-        if self.p.anserini_scores:
+        if self.params.anserini_scores:
             scores = anserini_tie_adjust_many(scores)
         # One list of (doc id, score) pairs for all the queries, sliced per query; without
         # the cyclic GC, which would otherwise rescan the heap many times for these tuples.

@@ -33,10 +33,10 @@ from beirctl.atomic import (
     read_checked_json,
     write_checked_json,
 )
-from beirctl.datasets.types import Corpus, Queries
 from beirctl.errors import BeirctlError
 from beirctl.java import AnseriniJar, JavaRuntime, find_anserini_jar, find_java
-from beirctl.retrievers.base import K1, B, Retriever, RetrieverParams, Run
+from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
+from beirctl.types import Corpus, Queries
 
 # Bump when the on-disk layout or the indexing command changes, to invalidate cached indexes.
 INDEX_FORMAT = 1
@@ -80,20 +80,18 @@ class PyseriniBM25Params(RetrieverParams):
         return value
 
 
-class PyseriniBM25Retriever(Retriever):
+class PyseriniBM25Retriever(Retriever[PyseriniBM25Params]):
     name = "pyserini-bm25"
     description = "Lucene BM25 via Anserini/Pyserini (Java 21 subprocess); index cached on disk"
     Params = PyseriniBM25Params
 
-    def __init__(self, params: PyseriniBM25Params | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: PyseriniBM25Params = self.params  # type: ignore[assignment]
+    def __init__(self, params: PyseriniBM25Params | None = None) -> None:
+        super().__init__(params)
         # Fail early, with the one-line fix, before any corpus work.
         self.java: JavaRuntime = find_java()
         self.jar: AnseriniJar = find_anserini_jar()
         self.index_dir: Path | None = None
         self.index_stats: dict[str, Any] = {}
-        self.loaded_from_cache = False
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     # -- JVM -------------------------------------------------------------------------------
@@ -103,7 +101,7 @@ class PyseriniBM25Retriever(Retriever):
         cmd = [
             str(self.java.java),
             "-Xrs",  # leave SIGINT/SIGTERM to their default action: Ctrl-C ends the JVM
-            f"-Xmx{self.p.heap}",
+            f"-Xmx{self.params.heap}",
             "-XX:+UseParallelGC",
             # Without this an OutOfMemoryError in a search worker leaves Anserini waiting forever.
             "-XX:+ExitOnOutOfMemoryError",
@@ -129,7 +127,7 @@ class PyseriniBM25Retriever(Retriever):
         if proc.returncode != 0 or "Exception in thread" in out:
             if "OutOfMemoryError" in out:
                 raise BeirctlError(
-                    f"pyserini-bm25: Java ran out of memory while {what} (heap {self.p.heap}); "
+                    f"pyserini-bm25: Java ran out of memory while {what} (heap {self.params.heap}); "
                     "raise the 'heap' parameter or lower 'batch_size'"
                 )
             lines = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("SLF4J")]
@@ -147,20 +145,21 @@ class PyseriniBM25Retriever(Retriever):
                 "format": INDEX_FORMAT,
                 "anserini": self.jar.version,
                 "corpus": corpus_id,
-                "fields": self.p.fields,
+                "fields": self.params.fields,
             },
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
-        if self.cache_dir is None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        corpus_id = ctx.corpus_id
+        if ctx.cache_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="beirctl-pyserini-")
             final = Path(self._tmp.name) / "index"
             final.mkdir()
             self._build(corpus, corpus_id, final)
         else:
-            final = Path(self.cache_dir) / self.name / self.index_key(corpus_id)
+            final = Path(ctx.cache_dir) / self.name / self.index_key(corpus_id)
             with cache_lock(final.parent, _TEMP_DIRS):
                 if self._load(final, corpus_id):
                     return
@@ -190,7 +189,7 @@ class PyseriniBM25Retriever(Retriever):
             meta = read_checked_json(path / META_FILE)
             if meta is None:
                 raise ValueError(f"no {META_FILE} (incomplete)")
-            if (meta["format"], meta["corpus_id"], meta["fields"]) != (INDEX_FORMAT, corpus_id, self.p.fields):
+            if (meta["format"], meta["corpus_id"], meta["fields"]) != (INDEX_FORMAT, corpus_id, self.params.fields):
                 raise ValueError(f"{META_FILE} describes another index")
             lucene, files = path / "lucene", meta["files"]
             found = {p.relative_to(lucene).as_posix() for p in lucene.rglob("*") if p.is_file()}
@@ -218,7 +217,7 @@ class PyseriniBM25Retriever(Retriever):
         lucene = work / "lucene"
         args = [
             "-collection",
-            _COLLECTIONS[self.p.fields],
+            _COLLECTIONS[self.params.fields],
             "-generator",
             "DefaultLuceneDocumentGenerator",
             "-input",
@@ -228,10 +227,10 @@ class PyseriniBM25Retriever(Retriever):
             "-threads",
             "1",
             "-memoryBuffer",
-            str(min(2048, _heap_mb(self.p.heap) // 4)),
+            str(min(2048, _heap_mb(self.params.heap) // 4)),
             "-quiet",
         ]
-        if self.p.fields == "multifield":
+        if self.params.fields == "multifield":
             args += ["-fields", "title"]
         self._java("io.anserini.index.IndexCollection", args, work, "indexing")
         shutil.rmtree(source)
@@ -239,7 +238,7 @@ class PyseriniBM25Retriever(Retriever):
         meta = {
             "format": INDEX_FORMAT,
             "corpus_id": corpus_id,
-            "fields": self.p.fields,
+            "fields": self.params.fields,
             "anserini": self.jar.version,
             "java": self.java.version,
             "num_docs_input": len(corpus),
@@ -279,13 +278,13 @@ class PyseriniBM25Retriever(Retriever):
             return run
         with tempfile.TemporaryDirectory(prefix="beirctl-pyserini-search-") as tmp:
             work = Path(tmp)
-            for start in range(0, len(items), self.p.batch_size):
-                batch = items[start : start + self.p.batch_size]
+            for start in range(0, len(items), self.params.batch_size):
+                batch = items[start : start + self.params.batch_size]
                 self._search_batch(batch, start, k, work, run)
         return run
 
     def _search_args(self, topics: Path, output: Path, k: int) -> list[str]:
-        threads = self.p.threads or os.cpu_count() or 1
+        threads = self.params.threads or os.cpu_count() or 1
         args = [
             "-index",
             str(self.index_dir),
@@ -297,17 +296,17 @@ class PyseriniBM25Retriever(Retriever):
             str(output),
             "-bm25",
             "-bm25.k1",
-            repr(self.p.k1),
+            repr(self.params.k1),
             "-bm25.b",
-            repr(self.p.b),
+            repr(self.params.b),
             "-hits",
             str(k),
             "-threads",
             str(threads),
             "-quiet",
         ]
-        if self.p.fields == "multifield":
-            args += ["-fields", f"contents={self.p.text_weight!r}", f"title={self.p.title_weight!r}"]
+        if self.params.fields == "multifield":
+            args += ["-fields", f"contents={self.params.text_weight!r}", f"title={self.params.title_weight!r}"]
         return args
 
     def _search_batch(self, batch: list[tuple[str, str]], offset: int, k: int, work: Path, run: Run) -> None:

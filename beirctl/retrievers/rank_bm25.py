@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from beirctl.datasets.types import Corpus, Queries
-from beirctl.retrievers.base import K1, B, Retriever, Run
+from beirctl.retrievers.base import K1, B, IndexContext, Retriever, Run
 from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
+from beirctl.types import Corpus, Queries
 
 
 class RankBM25Params(TokenizerParams):
@@ -21,35 +20,34 @@ class RankBM25Params(TokenizerParams):
     epsilon: float = Field(0.25, description="BM25Okapi floor for negative idf, as a share of mean idf")
 
 
-class RankBM25Retriever(Retriever):
+class RankBM25Retriever(Retriever[RankBM25Params]):
     name = "rank-bm25"
     description = "BM25 from the rank_bm25 package (pure Python; slow, for comparison)"
     Params = RankBM25Params
 
-    def __init__(self, params: RankBM25Params | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: RankBM25Params = self.params  # type: ignore[assignment]
+    def __init__(self, params: RankBM25Params | None = None) -> None:
+        super().__init__(params)
         self.doc_ids: list[str] = []
         self.models: dict[str, Any] = {}
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
         import rank_bm25
 
         self.doc_ids = list(corpus)
-        for field, texts in field_texts(corpus, self.p.fields).items():
-            tokens = tokenize(texts, self.p)
-            if self.p.variant == "okapi":
-                model = rank_bm25.BM25Okapi(tokens, k1=self.p.k1, b=self.p.b, epsilon=self.p.epsilon)
-            elif self.p.variant == "bm25l":
-                model = rank_bm25.BM25L(tokens, k1=self.p.k1, b=self.p.b, delta=self.p.delta or 0.5)
+        for field, texts in field_texts(corpus, self.params.fields).items():
+            tokens = tokenize(texts, self.params)
+            if self.params.variant == "okapi":
+                model = rank_bm25.BM25Okapi(tokens, k1=self.params.k1, b=self.params.b, epsilon=self.params.epsilon)
+            elif self.params.variant == "bm25l":
+                model = rank_bm25.BM25L(tokens, k1=self.params.k1, b=self.params.b, delta=self.params.delta or 0.5)
             else:
-                model = rank_bm25.BM25Plus(tokens, k1=self.p.k1, b=self.p.b, delta=self.p.delta or 1.0)
+                model = rank_bm25.BM25Plus(tokens, k1=self.params.k1, b=self.params.b, delta=self.params.delta or 1.0)
             self.models[field] = model
 
     def search(self, queries: Queries, k: int) -> Run:
         qids = list(queries)
-        tokens = tokenize([queries[q] for q in qids], self.p)
-        weights = {"contents": 1.0, "title": self.p.title_weight, "text": self.p.text_weight}
+        tokens = tokenize([queries[q] for q in qids], self.params)
+        weights = {"contents": 1.0, "title": self.params.title_weight, "text": self.params.text_weight}
         run: Run = {}
         for qid, toks in zip(qids, tokens):
             scores = np.zeros(len(self.doc_ids))

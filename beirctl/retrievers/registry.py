@@ -1,9 +1,14 @@
-"""Retriever registry: built-ins and third-party retrievers via the ``beirctl.retrievers``
-entry-point group (``name = "package.module:Class"``)."""
+"""Retriever registry: built-ins, third-party retrievers via the ``beirctl.retrievers``
+entry-point group (``name = "package.module:Class"``), and classes named directly in a config
+(``type: my_package.module:MyRetriever``), so that trying one's own model needs no package."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from importlib.metadata import entry_points
+from typing import Any
 
 from beirctl.errors import ConfigError
 from beirctl.retrievers.base import Retriever
@@ -22,10 +27,10 @@ _BUILTIN: dict[str, str] = {
     "fusion": "beirctl.retrievers.fusion:FusionRetriever",
     "rerank": "beirctl.retrievers.rerank:RerankRetriever",
 }
-_registered: dict[str, type[Retriever]] = {}
+_registered: dict[str, type[Retriever[Any]]] = {}
 
 
-def register(cls: type[Retriever]) -> type[Retriever]:
+def register(cls: type[Retriever[Any]]) -> type[Retriever[Any]]:
     """Register a retriever class under ``cls.name`` (usable as a decorator)."""
     _registered[cls.name] = cls
     return cls
@@ -38,28 +43,46 @@ def _targets() -> dict[str, str]:
     return targets
 
 
+def add_working_dir_to_path() -> None:
+    """Let ``module:Class`` name a module in the current folder, as ``python -m`` would (the
+    ``beirctl`` script's own folder is on the path instead); appended, so it shadows nothing."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.append(cwd)
+
+
 def available() -> list[str]:
     """Names of every known retriever."""
     return sorted(set(_targets()) | set(_registered))
 
 
-def get(name: str) -> type[Retriever]:
-    """Return the retriever class registered as ``name``."""
+def get(name: str) -> type[Retriever[Any]]:
+    """Return the retriever class registered as ``name``, or named by ``name`` when it is
+    ``module:Class`` (imported from the current import path)."""
     if name in _registered:
         return _registered[name]
-    target = _targets().get(name)
+    target = name if ":" in name else _targets().get(name)
     if target is None:
-        raise ConfigError(f"unknown retriever type {name!r} (known: {', '.join(available())})")
+        raise ConfigError(
+            f"unknown retriever type {name!r} (known: {', '.join(available())}; or name a class as module:Class)"
+        )
     module_name, _, attr = target.partition(":")
+    if target == name:
+        add_working_dir_to_path()
     try:
-        module = __import__(module_name, fromlist=[attr])
+        module = importlib.import_module(module_name)
     except ImportError as exc:
+        if target == name and exc.name == module_name:
+            raise ConfigError(f"retriever {name!r}: no module named {module_name!r} on the import path") from None
         raise ConfigError(
             f"retriever {name!r} needs a package that is not installed ({exc.name}); "
             "install the matching extra, e.g. pip install 'beirctl[...]'"
         ) from None
-    cls = getattr(module, attr)
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise ConfigError(f"retriever {name!r}: module {module_name!r} has no {attr!r}")
     if not (isinstance(cls, type) and issubclass(cls, Retriever)):
-        raise ConfigError(f"entry point {target!r} for {name!r} is not a Retriever subclass")
+        what = "entry point" if target != name else "class"
+        raise ConfigError(f"{what} {target!r} for {name!r} is not a beirctl Retriever subclass")
     _registered[name] = cls
     return cls

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from beirctl.datasets.types import Corpus, Queries
-from beirctl.dense.encoding import doc_text, resolve_device
+from beirctl.dense.encoding import resolve_device
 from beirctl.dense.models import ModelRef, resolve_model
-from beirctl.retrievers.base import Retriever, RetrieverParams, Run
-from beirctl.retrievers.fusion import SubRetriever, forward_dataset
+from beirctl.retrievers.base import IndexContext, Retriever, RetrieverParams, Run
+from beirctl.retrievers.fusion import SubRetriever
+from beirctl.types import Corpus, Queries, doc_text
 
 
 class RerankParams(RetrieverParams):
@@ -33,21 +33,19 @@ class RerankParams(RetrieverParams):
     fp16: bool = Field(True, description="half precision on CUDA (ignored on CPU)")
 
 
-class RerankRetriever(Retriever):
+class RerankRetriever(Retriever[RerankParams]):
     name = "rerank"
     description = "cross-encoder reranking of a first-stage retriever's top-N"
     Params = RerankParams
 
-    def __init__(self, params: RerankParams | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: RerankParams = self.params  # type: ignore[assignment]
-        self.first_stage = self.p.first_stage.build(cache_dir)
+    def __init__(self, params: RerankParams | None = None) -> None:
+        super().__init__(params)
+        self.first_stage = self.params.first_stage.build()
+        self.cache_dir: Path | None = None
+        self.device: str | None = None  # the IndexContext's device, over params.device
         self._ref: ModelRef | None = None
         self._model: Any = None
         self.corpus: Corpus = {}
-
-    def for_dataset(self, name: str) -> None:
-        forward_dataset(self.first_stage, name)
 
     @property
     def model(self) -> Any:
@@ -55,19 +53,20 @@ class RerankRetriever(Retriever):
             from sentence_transformers import CrossEncoder
 
             if self._ref is None:
-                self._ref = resolve_model(self.p.model, self.cache_dir / "rerank" if self.cache_dir else None)
-            device = resolve_device(self.p.device)
+                self._ref = resolve_model(self.params.model, self.cache_dir / "rerank" if self.cache_dir else None)
+            device = resolve_device(self.device or self.params.device)
             model = CrossEncoder(
-                self._ref.source, revision=self._ref.revision, device=device, max_length=self.p.max_length
+                self._ref.source, revision=self._ref.revision, device=device, max_length=self.params.max_length
             )
-            if self.p.fp16 and device.startswith("cuda"):
+            if self.params.fp16 and device.startswith("cuda"):
                 model.model.half()
             self._model = model
         return self._model
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
-        self.corpus = corpus
-        self.first_stage.index(corpus, corpus_id)
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
+        self.corpus, self.cache_dir, self.device = corpus, ctx.cache_dir, ctx.device
+        self.first_stage.index(corpus, ctx)
+        self.loaded_from_cache = self.first_stage.loaded_from_cache
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """Cross-encoder scores (raw logits) of (query, passage) pairs, batched."""
@@ -77,7 +76,7 @@ class RerankRetriever(Retriever):
 
         scores = self.model.predict(
             pairs,
-            batch_size=self.p.batch_size,
+            batch_size=self.params.batch_size,
             show_progress_bar=False,
             activation_fn=torch.nn.Identity(),
             convert_to_numpy=True,
@@ -85,12 +84,12 @@ class RerankRetriever(Retriever):
         return np.asarray(scores, dtype=np.float32).reshape(len(pairs), -1)[:, 0]
 
     def search(self, queries: Queries, k: int) -> Run:
-        first = self.first_stage.search(queries, max(k, self.p.top_n))
+        first = self.first_stage.search(queries, max(k, self.params.top_n))
         pairs: list[tuple[str, str]] = []
         spans: dict[str, tuple[int, int]] = {}
         for qid, hits in first.items():
             start = len(pairs)
-            for doc_id, _ in hits[: self.p.top_n]:
+            for doc_id, _ in hits[: self.params.top_n]:
                 doc = self.corpus[doc_id]
                 pairs.append((queries[qid], doc_text(doc.title, doc.text)))
             spans[qid] = (start, len(pairs))
@@ -99,12 +98,12 @@ class RerankRetriever(Retriever):
         run: Run = {}
         for qid, hits in first.items():
             start, end = spans[qid]
-            top = hits[: self.p.top_n]
+            top = hits[: self.params.top_n]
             reranked = sorted(
                 ((d, float(s)) for (d, _), s in zip(top, scores[start:end].tolist())), key=lambda x: (-x[1], x[0])
             )
             # Hits below the top N keep their first-stage order, scored below every reranked hit.
             floor = reranked[-1][1] if reranked else 0.0
-            rest = [(d, floor - i) for i, (d, _) in enumerate(hits[self.p.top_n :], start=1)]
+            rest = [(d, floor - i) for i, (d, _) in enumerate(hits[self.params.top_n :], start=1)]
             run[qid] = (reranked + rest)[:k]
         return run

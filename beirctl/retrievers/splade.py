@@ -6,18 +6,18 @@ pooling). Document vectors are cached as sparse shards, exactly as ``dense`` cac
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from beirctl.atomic import cache_lock
-from beirctl.datasets.types import Corpus, Queries
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
-from beirctl.dense.encoding import CorpusTexts, encode_corpus, length_order, resolve_device, take_texts
+from beirctl.dense.encoding import CorpusTexts, EncoderFactory, encode_corpus, length_order, resolve_device, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
-from beirctl.retrievers.base import Retriever, RetrieverParams, Run
+from beirctl.retrievers.base import IndexContext, Retriever, RetrieverParams, Run
+from beirctl.types import Corpus, Queries
 
 
 class SpladeParams(RetrieverParams):
@@ -116,42 +116,51 @@ def sparse_top_k(q: Any, inverted: Any, k: int, max_cells: int = 1 << 26) -> tup
     return scores, positions
 
 
-class SpladeRetriever(LazyModel, Retriever):
+class SpladeRetriever(Retriever[SpladeParams], LazyModel):
     cache_folder = "splade"
     name = "splade"
     description = "learned sparse (SPLADE max pooling) on a scipy inverted index; vectors cached"
     Params = SpladeParams
 
-    def __init__(self, params: SpladeParams | None = None, cache_dir: Path | None = None) -> None:
-        super().__init__(params, cache_dir)
-        self.p: SpladeParams = self.params  # type: ignore[assignment]
+    def __init__(self, params: SpladeParams | None = None) -> None:
+        super().__init__(params)
+        self.device: str | None = None  # the IndexContext's device, over params.device
         self._ref: ModelRef | None = None
-        self._encoder: SpladeEncoder | None = None
+        self._encoder: EncoderFactory[SpladeEncoder] | None = None
         self.doc_ids: list[str] = []
         self._inverted: Any = None
 
-    @property
-    def encoder(self) -> SpladeEncoder:
+    def encoder_factory(self) -> EncoderFactory[SpladeEncoder]:
+        """Builds the encoder (once; picklable, for a shard pool's workers)."""
         if self._encoder is None:
-            self._encoder = SpladeEncoder(
-                self.ref,
-                device=self.p.device,
-                fp16=self.p.fp16,
-                max_length=self.p.max_seq_length,
-                batch_size=self.p.batch_size,
+            p = self.params
+            self._encoder = EncoderFactory(
+                functools.partial(
+                    SpladeEncoder,
+                    self.ref,
+                    device=self.device or p.device,
+                    fp16=p.fp16,
+                    max_length=p.max_seq_length,
+                    batch_size=p.batch_size,
+                )
             )
         return self._encoder
+
+    @property
+    def encoder(self) -> SpladeEncoder:
+        return self.encoder_factory()()
 
     def _options(self) -> dict[str, Any]:
         return {
             "model": self.ref.identity,
-            "max_seq_length": self.p.max_seq_length,
+            "max_seq_length": self.params.max_seq_length,
             "fp16": self.encoder.fp16,
         }
 
-    def index(self, corpus: Corpus, corpus_id: str) -> None:
+    def index(self, corpus: Corpus, ctx: IndexContext) -> None:
         import scipy.sparse
 
+        self.cache_dir, self.device = ctx.cache_dir, ctx.device
         ids = list(corpus)
         texts = CorpusTexts(corpus)  # read per shard, not all at once
         root = self._root()
@@ -159,9 +168,18 @@ class SpladeRetriever(LazyModel, Retriever):
             matrix = self.encoder.encode_sorted(take_texts(texts, ids))
             self.doc_ids = ids
         else:
-            store = ShardStore(root / "corpus" / cache_key({"corpus": corpus_id, **self._options()}), "sparse")
+            store = ShardStore(root / "corpus" / cache_key({"corpus": ctx.corpus_id, **self._options()}), "sparse")
             with cache_lock(store.folder):
-                encode_corpus(store, ids, texts, lambda: self.encoder, self.p.shard_size, f"{self.name}: encoding")
+                self.loaded_from_cache = store.complete
+                encode_corpus(
+                    store,
+                    ids,
+                    texts,
+                    self.encoder_factory(),
+                    self.params.shard_size,
+                    f"{self.name}: encoding",
+                    pool=ctx.shard_pool,
+                )
                 plan = store.read_plan()
                 assert plan is not None
                 self.doc_ids = plan["ids"]

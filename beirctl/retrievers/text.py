@@ -8,45 +8,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from beirctl.datasets.types import Corpus
+from beirctl.lucene.analyzer import ENGLISH_STOP_WORDS
 from beirctl.retrievers.base import RetrieverParams
+from beirctl.types import Corpus, doc_text
 
-# Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (33 words), the set Anserini uses.
-LUCENE_STOPWORDS: tuple[str, ...] = (
-    "a",
-    "an",
-    "and",
-    "are",
-    "as",
-    "at",
-    "be",
-    "but",
-    "by",
-    "for",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "no",
-    "not",
-    "of",
-    "on",
-    "or",
-    "such",
-    "that",
-    "the",
-    "their",
-    "then",
-    "there",
-    "these",
-    "they",
-    "this",
-    "to",
-    "was",
-    "will",
-    "with",
-)
 # \w+ keeps one-letter tokens and digits, as Lucene's StandardTokenizer does (bm25s' default
 # pattern drops one-character tokens, which costs about 0.005 nDCG@10 on SciFact).
 TOKEN_PATTERN = r"(?u)\b\w+\b"
@@ -86,7 +51,7 @@ def tokenize(texts: list[str], params: TokenizerParams) -> list[list[str]]:
 
     stopwords: str | list[str]
     if params.stopwords == "lucene":
-        stopwords = list(LUCENE_STOPWORDS)
+        stopwords = sorted(ENGLISH_STOP_WORDS)  # the 33 words Anserini removes
     elif params.stopwords == "none":
         stopwords = []
     else:
@@ -105,9 +70,9 @@ def tokenize(texts: list[str], params: TokenizerParams) -> list[list[str]]:
 
 
 def field_texts(corpus: Corpus, fields: str) -> dict[str, list[str]]:
-    """The texts to index per field: ``{"contents": title + " " + text}`` or title and text apart."""
+    """The texts to index per field: ``{"contents": doc_text(title, text)}`` or title and text apart."""
     if fields == "flat":
-        return {"contents": [f"{d.title} {d.text}" if d.title else d.text for d in corpus.values()]}
+        return {"contents": [doc_text(d.title, d.text) for d in corpus.values()]}
     return {"title": [d.title for d in corpus.values()], "text": [d.text for d in corpus.values()]}
 
 

@@ -1,39 +1,32 @@
-"""Lucene's English analysis chain as Anserini's ``DefaultEnglishAnalyzer`` builds it.
+"""Lucene's ``StandardTokenizer`` in pure Python: UAX#29 word breaks, tokens of at most 255 units.
 
-StandardTokenizer (UAX#29 word breaks, max token length 255) -> EnglishPossessiveFilter ->
-LowerCaseFilter -> StopFilter (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET) -> PorterStemFilter.
+The scanner mirrors the JFlex grammar of Lucene's ``StandardTokenizerImpl`` (Lucene 8/9): a
+token is the *longest* match of its rules (ALPHANUM, EMOJI, SOUTHEAST_ASIAN, IDEOGRAPHIC,
+HIRAGANA; the first rule wins length ties) at the current position; characters that start no
+rule are skipped one code point at a time. Differences that remain: Lucene's grammar uses
+Unicode 9 word-break data and Unicode 11 emoji data, while the ``regex`` module has current
+Unicode data, so letters (and emoji) assigned after those versions are tokens here but skipped
+by Lucene; none occur in the BEIR sets checked.
 
-The tokenizer mirrors the JFlex grammar of Lucene's ``StandardTokenizerImpl`` (Lucene 8/9):
-a token is the *longest* match of its rules at the current position; characters that
-start no rule are skipped one code point at a time. Differences that remain: Lucene's
-grammar uses Unicode 9 word-break data and Unicode 11 emoji data, while the ``regex``
-module has current Unicode data, so letters (and emoji) assigned after those versions
-are tokens here but skipped by Lucene; none occur in the BEIR sets checked.
+Long tokens: ``StandardTokenizer.setMaxTokenLength`` (default 255, counted in UTF-16 code units)
+sizes the JFlex buffer, which never grows, so a token is the longest match within the next 255
+code units and a longer run is emitted in pieces, scanning resuming where a piece ends.
+
+Public: :func:`tokenize`, :func:`tokenize_many` and ``MAX_TOKEN_LENGTH``. The compiled fast path
+of ``tokenize_many`` is in :mod:`beirctl.lucene.native`; it gives the same tokens.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
-from itertools import chain
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import regex
 
-from beirctl.lucene.porter import porter_stem
-
 MAX_TOKEN_LENGTH = 255  # StandardAnalyzer.DEFAULT_MAX_TOKEN_LENGTH (in UTF-16 code units)
-
-# EnglishAnalyzer.ENGLISH_STOP_WORDS_SET: the 33 words Anserini's default analyzer removes.
-ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
-        "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
-        "this", "to", "was", "will", "with",
-    }
-)  # fmt: skip
 
 # --- StandardTokenizerImpl.jflex, rule by rule ------------------------------------------------
 # WB4: X (Extend | Format | ZWJ)* -> X. Emoji modifiers (skin tones) are excluded because they
@@ -380,13 +373,17 @@ class _WordClasses(dict[str, int]):
 _WCLASS = _WordClasses()
 
 
-def _word_grammar() -> tuple:
+# A node of the ALPHANUM grammar tree: ("sym", bits) or (kind, *children).
+_Node = tuple[Any, ...]
+
+
+def _word_grammar() -> _Node:
     """_word_rule(full=True), less its extenders (skipped by the scan), as a tree of ("sym", bits),
     ("seq" | "alt", *nodes) and ("star" | "plus", node). Inside a letter or digit branch the
     ExtendNumLet run is "plus", not "star": the same strings, without a second parse of adjacent
     letters, so that the DFA goes to one state after a letter whatever came before (see sync)."""
 
-    def x(bit: int) -> tuple:
+    def x(bit: int) -> _Node:
         return ("sym", bit)
 
     enl = x(_WP_ENL)
@@ -417,7 +414,7 @@ class _WordDfa:
         self.edges.append([])
         return len(self.eps) - 1
 
-    def _build(self, node: tuple) -> tuple[int, int]:
+    def _build(self, node: _Node) -> tuple[int, int]:
         """Thompson's construction: the (start, end) states of a fresh sub-automaton."""
         kind = node[0]
         if kind == "seq":
@@ -721,221 +718,3 @@ def tokenize_many(
             tokens = [t for t in tokens if not enl_only.fullmatch(t)]
         out[i] = _cut_long_tokens(tokens, max_token_length)
     return out
-
-
-# --- the compiled scanner (_scan.c): the same tokens as tokenize_many, several times faster ------
-try:
-    from beirctl.lucene import _scan  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # built without a C compiler: the pure-Python path gives the same tokens
-    _scan = None  # type: ignore[assignment]
-
-# _scan's character classes (bits of its enum) per code point; 255: not classified yet.
-_S_AHL, _S_NUM, _S_ENL, _S_MIDL, _S_MIDN, _S_EMOJI, _S_FULL, _S_UNKNOWN = 1, 2, 4, 8, 16, 32, 64, 255
-_S_BODY_BITS = (_S_AHL, _S_NUM, _S_ENL, _S_MIDL, _S_MIDN)  # the order of _A_BODIES
-_S_FOLD_BITS = {"a": _S_AHL, "0": _S_NUM, "_": _S_ENL, ".": _S_MIDL | _S_MIDN, ":": _S_MIDL, ";": _S_MIDN}
-_S_FOLD_BITS["'"] = _S_MIDL | _S_MIDN
-
-
-def _scan_class(code: int) -> int:
-    """A code point's class for _scan: ASCII as the ASCII pattern has it; others as
-    tokenize_many treats them (full grammar, simple emoji, or the classes of their fold)."""
-    ch = chr(code)
-    if code < 128:
-        return sum(bit for body, bit in zip(_A_BODIES, _S_BODY_BITS) if re.fullmatch(f"[{body}]", ch))
-    kind = _KIND[ch]
-    return _S_FULL if kind == 2 else _S_EMOJI if kind == 1 else _S_FOLD_BITS.get(_FOLD[code], 0)
-
-
-_stem = porter_stem if _scan is None else _scan.porter  # the same algorithm (_scan.c), ~10x faster
-
-_CLASS_TABLE = bytearray([_S_UNKNOWN]) * 0x110000
-_CLASS_TABLE[:128] = bytes(_scan_class(c) for c in range(128))
-
-
-def compiled() -> bool:
-    """Whether the compiled scanner is in use (else the pure-Python tokenizer, same tokens)."""
-    return _scan is not None
-
-
-def _scan_tokens(texts: Sequence[str], max_token_length: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``_scan.scan`` over texts, classifying their new characters first: (distinct tokens,
-    int32 token index per occurrence, int64 token count per text). Tokens are those of
-    ``tokenize_many`` with ASCII letters lowercased."""
-    for code in _scan.unknown(texts, _CLASS_TABLE):
-        _CLASS_TABLE[code] = _scan_class(code)
-    tokens, ids, counts = _scan.scan(texts, _CLASS_TABLE, max_token_length, lambda t: tokenize(t, max_token_length))
-    return tokens, np.frombuffer(ids, dtype=np.int32), np.frombuffer(counts, dtype=np.int64)
-
-
-def _possessive(token: str) -> str:
-    """EnglishPossessiveFilter: strip a trailing 's (apostrophe U+0027, U+2019 or U+FF07)."""
-    if len(token) >= 2 and token[-1] in "sS" and token[-2] in "'\u2019\uff07":
-        return token[:-2]
-    return token
-
-
-def _lower(token: str) -> str:
-    """LowerCaseFilter: Character.toLowerCase per code point (simple case mapping)."""
-    if token.isascii():
-        return token.lower()
-    # str.lower() applies full mappings (U+0130 -> 'i' + U+0307) and final-sigma context;
-    # Java's per-code-point mapping has neither.
-    return "".join("i" if c == "\u0130" else (lc if len(lc := c.lower()) == 1 else c) for c in token)
-
-
-class EnglishAnalyzer:
-    """Anserini's default English analyzer; a per-instance cache maps surface tokens to terms."""
-
-    def __init__(self, max_token_length: int = MAX_TOKEN_LENGTH) -> None:
-        self.max_token_length = max_token_length
-        self._terms: dict[str, str] = {}
-
-    def _term(self, token: str) -> str:
-        """The indexed term for one raw token; "" for a stop word."""
-        lowered = _lower(_possessive(token))
-        term = "" if lowered in ENGLISH_STOP_WORDS else _stem(lowered)
-        self._terms[token] = term
-        return term
-
-    def analyze(self, text: str) -> list[str]:
-        """The indexed terms of ``text``, in order."""
-        cache = self._terms
-        terms = [cache[t] if t in cache else self._term(t) for t in tokenize(text, self.max_token_length)]
-        return [t for t in terms if t]
-
-    def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.analyze(t) for t in texts]
-
-    def analyze_ids(
-        self, texts: Sequence[str], chunk: int = 20_000, processes: int | None = None
-    ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """The terms of many texts as ids: ``(terms, ids, counts)``.
-
-        ``ids`` (int64) holds, text after text, the index in ``terms`` of each token's term, or -1
-        for a stop word; ``counts[i]`` is the number of tokens (stop words included) of text i.
-        ``[terms[j] for j in ids[a:b] if j >= 0]`` is ``analyze`` of text i (a, b: its token range).
-        Each distinct token is analyzed once; the rest is dictionary look-ups in C loops.
-
-        ``processes``: how many processes share the work (default: the idle CPUs, at most 4,
-        for texts of over PARALLEL_MIN_CHARS characters, on Linux, where forked workers inherit
-        the texts); the parts are merged into the same result.
-        """
-        n = processes if processes is not None else _default_processes(texts)
-        if n <= 1 or len(texts) < 2 * n:
-            return self._analyze_ids(texts, chunk)
-        cuts = [len(texts) * i // n for i in range(n + 1)]
-        global _FORK_STATE
-        try:
-            import multiprocessing
-
-            ctx = multiprocessing.get_context("fork")
-            _FORK_STATE = (self, texts, chunk)
-            with ctx.Pool(n - 1) as pool:
-                pending = pool.map_async(_analyze_part, list(zip(cuts[1:-1], cuts[2:])))
-                parts = [self._analyze_ids(texts[: cuts[1]], chunk), *pending.get()]
-        except (OSError, ValueError, ImportError):  # no fork here, or no resources for it
-            return self._analyze_ids(texts, chunk)
-        finally:
-            _FORK_STATE = None
-        term_ids: dict[str, int] = {}
-        id_parts = []
-        for terms, ids, _ in parts:
-            remap = np.fromiter(
-                (term_ids.setdefault(t, len(term_ids)) for t in terms), dtype=np.int64, count=len(terms)
-            )
-            id_parts.append(np.where(ids >= 0, remap[np.maximum(ids, 0)] if len(terms) else -1, -1))
-        return list(term_ids), np.concatenate(id_parts), np.concatenate([c for _, _, c in parts])
-
-    def _analyze_ids(self, texts: Sequence[str], chunk: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-        term_ids: dict[str, int] = {}
-        id_parts: list[np.ndarray] = []
-        count_parts: list[np.ndarray] = []
-        parts = self._compiled_parts if _scan is not None else self._python_parts
-        for lo in range(0, len(texts), chunk):
-            ids, counts = parts(texts[lo : lo + chunk], term_ids)
-            id_parts.append(ids)
-            count_parts.append(counts)
-        empty = np.empty(0, dtype=np.int64)
-        ids = np.concatenate(id_parts) if id_parts else empty
-        counts = np.concatenate(count_parts) if count_parts else empty
-        return list(term_ids), ids, counts
-
-    def _term_id(self, token: str, term_ids: dict[str, int]) -> int:
-        """The id of a token's term in ``term_ids`` (added if new); -1 for a stop word."""
-        term = self._terms[token] if token in self._terms else self._term(token)
-        return term_ids.setdefault(term, len(term_ids)) if term else -1
-
-    def _compiled_parts(self, texts: Sequence[str], term_ids: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(term ids, token counts) of texts with the compiled scanner: Python runs once per
-        distinct token, numpy maps the occurrences."""
-        tokens, occurrences, counts = _scan_tokens(texts, self.max_token_length)
-        ids = np.frombuffer(_scan.term_ids(tokens, ENGLISH_STOP_WORDS, term_ids, self._term), dtype=np.int64)
-        return ids[occurrences], counts
-
-    def _python_parts(self, texts: Sequence[str], term_ids: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(term ids, token counts) of texts with the pure-Python tokenizer."""
-        # Lowercasing an ASCII text first gives the same spans (case keeps the word-break
-        # class) and the tokens LowerCaseFilter would make: fewer distinct tokens for _term.
-        lists = tokenize_many(texts, self.max_token_length, lower_ascii=True)
-        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        flat = list(chain.from_iterable(lists))
-        del lists
-        tok_ids = {tok: self._term_id(tok, term_ids) for tok in dict.fromkeys(flat)}
-        return np.fromiter(map(tok_ids.__getitem__, flat), dtype=np.int64, count=len(flat)), counts
-
-
-# With the pure-Python tokenizer, forking pays off from a few million characters, and only where
-# cores are idle: on SciFact (7.7M characters) two processes took 0.5-0.65 s against 0.7-0.85 s
-# for one on an idle 2-core machine, but 0.85-1.05 s against 0.7-0.8 s while another job kept the
-# cores busy. With the compiled scanner one process does SciFact in 0.12 s and forking only adds
-# (0.21 s; 62M characters: 0.88 s in one process, 1.03 s in two), so it is not used then.
-PARALLEL_MIN_CHARS = 2_000_000
-_FORK_STATE: tuple[EnglishAnalyzer, Sequence[str], int] | None = None
-
-
-def _default_processes(texts: Sequence[str]) -> int:
-    """The usable CPUs that look idle (this process counted as running), at most 4; 1 for small
-    inputs, where forking is not the default way to start processes (not Linux), or where this
-    process runs other threads."""
-    import threading
-
-    if _scan is not None:
-        return 1
-    if not sys.platform.startswith("linux") or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
-        return 1
-    if threading.active_count() > 1:  # forking a process that runs other threads risks deadlocks
-        return 1
-    cpus = len(os.sched_getaffinity(0))
-    if cpus < 2:
-        return 1
-    return max(1, min(4, cpus - _busy_cpus()))
-
-
-def _busy_cpus(samples: int = 5) -> int:
-    """CPUs busy with other work now: the median count of runnable tasks in /proc/loadavg over a
-    few milliseconds, less this process (the load averages lag by a minute)."""
-    import time
-
-    counts = []
-    try:
-        for i in range(samples):
-            with open("/proc/loadavg", encoding="ascii") as fh:
-                counts.append(int(fh.read().split()[3].split("/")[0]))
-            if i + 1 < samples:
-                time.sleep(0.002)
-    except (OSError, ValueError, IndexError):
-        return len(os.sched_getaffinity(0))  # unknown: assume busy
-    return max(sorted(counts)[len(counts) // 2] - 1, 0)
-
-
-def _analyze_part(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """A forked worker's share of ``analyze_ids`` (the analyzer and texts are inherited)."""
-    assert _FORK_STATE is not None
-    analyzer, texts, chunk = _FORK_STATE
-    terms, ids, counts = analyzer._analyze_ids(texts[bounds[0] : bounds[1]], chunk)
-    return terms, ids.astype(np.int32), counts
-
-
-def analyze(text: str) -> list[str]:
-    """Analyze one text with a fresh analyzer (convenient for tests; slow for corpora)."""
-    return EnglishAnalyzer().analyze(text)

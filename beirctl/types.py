@@ -1,10 +1,16 @@
-"""BEIR data: corpus, queries, qrels."""
+"""The shared data types: documents, queries, judgments and rankings.
+
+This module imports nothing of beirctl (as ir_measures keeps ``Qrel`` and ``ScoredDoc``): every
+layer may use it, and it depends on none of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+__all__ = ["Corpus", "Dataset", "Document", "Qrels", "Queries", "Run", "doc_text"]
 
 
 class Document(NamedTuple):
@@ -19,6 +25,14 @@ class Document(NamedTuple):
 Corpus = Mapping[str, Document]
 Queries = dict[str, str]
 Qrels = dict[str, dict[str, int]]
+# A ranking per query id: (doc id, score) pairs, best first.
+Run = dict[str, list[tuple[str, float]]]
+
+
+def doc_text(title: str, text: str) -> str:
+    """A document as one text, as BEIR, MTEB and Pyserini's BEIR indexes join it:
+    ``(title + " " + text).strip()``."""
+    return (title + " " + text).strip()
 
 
 @dataclass

@@ -1,0 +1,103 @@
+"""Glue to the compiled extension ``beirctl.lucene._scan``, and the choice between it and pure Python.
+
+``_scan`` (C sources ``_scan.c``: the scanner, ``_porter.c``: the Porter stemmer) gives the same
+tokens as :func:`beirctl.lucene.tokenizer.tokenize_many` and the same stems as
+:func:`beirctl.lucene.porter.porter_stem`, several times faster. It is optional: built by
+``pip install`` wherever a C compiler is; without it everything runs in pure Python, with
+identical results, only slower to index.
+
+Environment switch: ``BEIRCTL_NATIVE=0`` (also ``false``, ``no``, ``off``; any case) makes beirctl
+ignore the compiled extension even where it is built, so the pure-Python paths run. It is read
+once, when this module is first imported; unset or any other value uses the extension if built.
+
+Public: :func:`compiled` (which path is in use), ``stem`` (the Porter stemmer of that path),
+:func:`scan_tokens` and :func:`term_ids` (the compiled steps; only while :func:`compiled`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from beirctl.lucene.porter import porter_stem
+from beirctl.lucene.tokenizer import _A_BODIES, _FOLD, _KIND, tokenize
+
+ENV_SWITCH = "BEIRCTL_NATIVE"
+_OFF_VALUES = frozenset({"0", "false", "no", "off"})
+
+
+def enabled_by_env(environ: Mapping[str, str] = os.environ) -> bool:
+    """False where ``BEIRCTL_NATIVE`` turns the compiled extension off (``0``, ``false``, ``no``, ``off``)."""
+    return environ.get(ENV_SWITCH, "").strip().lower() not in _OFF_VALUES
+
+
+DISABLED_BY_ENV = not enabled_by_env()
+
+
+def _load_extension() -> ModuleType | None:
+    """The compiled extension; None where ``BEIRCTL_NATIVE`` turns it off or it is not built."""
+    if DISABLED_BY_ENV:
+        return None
+    try:
+        from beirctl.lucene import _scan
+    except ImportError:  # built without a C compiler: the pure-Python path gives the same tokens
+        return None
+    return _scan
+
+
+if TYPE_CHECKING:  # typed by _scan.pyi; None at run time where not in use (see compiled())
+    from beirctl.lucene import _scan
+else:
+    _scan = _load_extension()
+
+# _scan's character classes (bits of its enum) per code point; 255: not classified yet.
+_S_AHL, _S_NUM, _S_ENL, _S_MIDL, _S_MIDN, _S_EMOJI, _S_FULL, _S_UNKNOWN = 1, 2, 4, 8, 16, 32, 64, 255
+_S_BODY_BITS = (_S_AHL, _S_NUM, _S_ENL, _S_MIDL, _S_MIDN)  # the order of _A_BODIES
+_S_FOLD_BITS = {"a": _S_AHL, "0": _S_NUM, "_": _S_ENL, ".": _S_MIDL | _S_MIDN, ":": _S_MIDL, ";": _S_MIDN}
+_S_FOLD_BITS["'"] = _S_MIDL | _S_MIDN
+
+
+def _scan_class(code: int) -> int:
+    """A code point's class for _scan: ASCII as the ASCII pattern has it; others as
+    tokenize_many treats them (full grammar, simple emoji, or the classes of their fold)."""
+    ch = chr(code)
+    if code < 128:
+        return sum(bit for body, bit in zip(_A_BODIES, _S_BODY_BITS) if re.fullmatch(f"[{body}]", ch))
+    kind = _KIND[ch]
+    return _S_FULL if kind == 2 else _S_EMOJI if kind == 1 else _S_FOLD_BITS.get(_FOLD[code], 0)
+
+
+# The Porter stemmer in use: the same algorithm either way (_porter.c is ~10x faster).
+stem: Callable[[str], str] = porter_stem if _scan is None else _scan.porter
+
+_CLASS_TABLE = bytearray([_S_UNKNOWN]) * 0x110000
+_CLASS_TABLE[:128] = bytes(_scan_class(c) for c in range(128))
+
+
+def compiled() -> bool:
+    """Whether the compiled scanner is in use (else the pure-Python tokenizer, same tokens)."""
+    return _scan is not None
+
+
+def scan_tokens(texts: Sequence[str], max_token_length: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``_scan.scan`` over texts, classifying their new characters first: (distinct tokens,
+    int32 token index per occurrence, int64 token count per text). Tokens are those of
+    ``tokenize_many`` with ASCII letters lowercased."""
+    for code in _scan.unknown(texts, _CLASS_TABLE):
+        _CLASS_TABLE[code] = _scan_class(code)
+    tokens, ids, counts = _scan.scan(texts, _CLASS_TABLE, max_token_length, lambda t: tokenize(t, max_token_length))
+    return tokens, np.frombuffer(ids, dtype=np.int32), np.frombuffer(counts, dtype=np.int64)
+
+
+def term_ids(
+    tokens: Sequence[str], stop_words: AbstractSet[str], ids: dict[str, int], fallback: Callable[[str], str]
+) -> np.ndarray:
+    """``_scan.term_ids`` as an int64 array: each token's term id in ``ids`` (new terms added), -1
+    for a stop word; ASCII tokens are analyzed in C, the others by ``fallback`` (their term, "")."""
+    return np.frombuffer(_scan.term_ids(tokens, stop_words, ids, fallback), dtype=np.int64)
