@@ -37,6 +37,7 @@ class Column:
     align: Literal["left", "right"] = "right"
     fmt: str = ".4f"
     role: Literal["score", "reference", "other"] = "score"
+    group: str = ""  # a header spanning consecutive columns of the same group (e.g. the metric)
 
     def header(self, sep: str = " ") -> str:
         return f"{self.title}{sep}{self.subtitle}" if self.subtitle else self.title
@@ -49,6 +50,7 @@ class Cell:
     delta: float | None = None  # difference to a baseline or a reference
     marks: str = ""  # e.g. "*" and "†" for significant differences
     best: bool = False
+    sup: str = ""  # superscript letters (ranx style: the systems this one is significantly better than)
 
 
 EMPTY = Cell()
@@ -70,6 +72,8 @@ class Table:
     title: str | None = None
     footnotes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # leads the json document, e.g. the metric
+    caption: str | None = None  # latex: with caption or label, a complete table environment;
+    label: str | None = None  # the caption is LaTeX as is, the footnotes follow it escaped
 
     def key(self, row: Row) -> str:
         """A row's name: its first cell."""
@@ -79,6 +83,23 @@ class Table:
     def has_deltas(self, column: Column) -> bool:
         return any(row.cell(column).delta is not None for row in self.rows)
 
+    def groups(self) -> list[tuple[str, int]]:
+        """Consecutive columns of the same ``group``: (group, span), left to right; empty when
+        no column has a group."""
+        if not any(c.group for c in self.columns):
+            return []
+        spans: list[tuple[str, int]] = []
+        for c in self.columns:
+            if spans and spans[-1][0] == c.group:
+                spans[-1] = (c.group, spans[-1][1] + 1)
+            else:
+                spans.append((c.group, 1))
+        return spans
+
+    def heading(self, column: Column, sep: str = " ") -> str:
+        """A column's header with its group in front (for formats without spanning headers)."""
+        return f"{column.group}{sep}{column.header(sep)}" if column.group else column.header(sep)
+
 
 def _number(column: Column, cell: Cell) -> str:
     if cell.text is not None:
@@ -86,19 +107,30 @@ def _number(column: Column, cell: Cell) -> str:
     return "" if cell.value is None else format(cell.value, column.fmt)
 
 
-def cell_text(column: Column, cell: Cell, bold: tuple[str, str] = ("", "")) -> str:
-    """``0.5000 (+0.0100)*``: the number (bold when best), the delta, the marks."""
+def cell_text(column: Column, cell: Cell, bold: tuple[str, str] = ("", ""), sup: tuple[str, str] = ("^", "")) -> str:
+    """``0.5000 (+0.0100)*``: the number (bold when best), superscript letters, the delta, the marks."""
     core = _number(column, cell)
     if not core:
         return ""
     if cell.best:
         core = f"{bold[0]}{core}{bold[1]}"
-    return core + _tail(column, cell)
+    return core + _tail(column, cell, sup)
 
 
-def _tail(column: Column, cell: Cell) -> str:
+def _tail(column: Column, cell: Cell, sup: tuple[str, str] = ("^", "")) -> str:
     delta = "" if cell.delta is None else f" ({format(cell.delta, '+' + column.fmt)})"
-    return delta + cell.marks
+    letters = f"{sup[0]}{cell.sup}{sup[1]}" if cell.sup else ""
+    return letters + delta + cell.marks
+
+
+_SUPERSCRIPTS = dict(zip("abcdefghijklmnoprstuvwxyz", "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"))
+
+
+def superscript(letters: str) -> str:
+    """Letters as Unicode superscripts (``ᵃᵇ``); ``^`` and the letters where one has none (q)."""
+    if all(ch in _SUPERSCRIPTS for ch in letters):
+        return "".join(_SUPERSCRIPTS[ch] for ch in letters)
+    return "^" + letters
 
 
 # --- text formats ------------------------------------------------------------------------------
@@ -109,10 +141,11 @@ def to_markdown(table: Table) -> str:
         return s.replace("|", "\\|")
 
     lines = [table.title, ""] if table.title else []
-    header = [esc(c.header()) for c in table.columns]
+    header = [esc(table.heading(c)) for c in table.columns]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in table.rows:
-        lines.append("| " + " | ".join(esc(cell_text(c, row.cell(c), ("**", "**"))) for c in table.columns) + " |")
+        texts = (cell_text(c, row.cell(c), ("**", "**"), ("<sup>", "</sup>")) for c in table.columns)
+        lines.append("| " + " | ".join(esc(t) for t in texts) + " |")
     if table.footnotes:
         lines += ["", *table.footnotes]
     return "\n".join(lines) + "\n"
@@ -124,9 +157,9 @@ def to_csv(table: Table) -> str:
     columns = [(c, table.has_deltas(c)) for c in table.columns]
     header: list[str] = []
     for i, (c, deltas) in enumerate(columns):
-        header.append(f"{c.header()} ({table.title})" if i == 0 and table.title else c.header())
+        header.append(f"{table.heading(c)} ({table.title})" if i == 0 and table.title else table.heading(c))
         if deltas:
-            header.append(f"{c.header()} delta")
+            header.append(f"{table.heading(c)} delta")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -179,38 +212,96 @@ def to_json(table: Table) -> dict[str, Any]:
     return doc
 
 
+def latex_escape(s: str) -> str:
+    """Text for LaTeX: ``\\ _ % & # $ { } ~ ^ < >`` escaped."""
+    out = []
+    for ch in s:
+        if ch == "\\":
+            out.append("\\textbackslash{}")
+        elif ch in "_%&#${}":
+            out.append("\\" + ch)
+        elif ch == "~":
+            out.append("\\textasciitilde{}")
+        elif ch == "^":
+            out.append("\\textasciicircum{}")
+        elif ch in "<>":
+            out.append("\\textless{}" if ch == "<" else "\\textgreater{}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_LATEX_MARKS = {"*": "*", "†": "\\dagger", "‡": "\\ddagger", "↑": "\\uparrow", "↓": "\\downarrow"}
+
+
+def latex_marks(s: str) -> str:
+    """Each run of significance marks (``* † ‡ ↑ ↓``) as one math superscript: ``↑*†`` ->
+    ``$^{\\uparrow*\\dagger}$``; other text as is."""
+    out: list[str] = []
+    run: list[str] = []
+    for ch in s + "\0":
+        if ch in _LATEX_MARKS:
+            run.append(_LATEX_MARKS[ch])
+            continue
+        if run:
+            out.append("$^{" + "".join(run) + "}$")
+            run = []
+        if ch != "\0":
+            out.append(ch)
+    return "".join(out)
+
+
 def to_latex(table: Table) -> str:
-    """A booktabs tabular; the title and footnotes follow as a comment."""
-
-    def esc(s: str) -> str:
-        for a, b in (("_", "\\_"), ("%", "\\%"), ("&", "\\&"), ("#", "\\#")):
-            s = s.replace(a, b)
-        return s
-
-    def marks(s: str) -> str:
-        return s.replace("†", "$^\\dagger$").replace("*", "$^*$")
+    """A booktabs tabular (a spanning header with ``\\cmidrule`` per column group). With a
+    ``caption`` or ``label``, a complete ``table`` environment whose caption is the caption
+    followed by the footnotes; otherwise the title and footnotes follow as a comment."""
 
     def cell(c: Column, x: Cell) -> str:
-        core = esc(_number(c, x))
+        core = latex_escape(_number(c, x))
         if not core:
             return ""
         if x.best:
             core = f"\\textbf{{{core}}}"
+        letters = f"$^{{{x.sup}}}$" if x.sup else ""
         delta = "" if x.delta is None else f" ({format(x.delta, '+' + c.fmt)})"
-        return core + delta + marks(x.marks)
+        return core + letters + delta + latex_marks(x.marks)
 
     lines = [
         "\\begin{tabular}{" + "".join("l" if c.align == "left" else "r" for c in table.columns) + "}",
         "\\toprule",
-        " & ".join(marks(esc(c.header())) for c in table.columns) + " \\\\",
+    ]
+    groups = table.groups()
+    if groups:
+        spans, rules, first = [], [], 1
+        for name, width in groups:
+            spans.append(f"\\multicolumn{{{width}}}{{c}}{{{latex_escape(name)}}}" if name else " & ".join([""] * width))
+            if name:
+                rules.append(f"\\cmidrule(lr){{{first}-{first + width - 1}}}")
+            first += width
+        lines += [" & ".join(spans) + " \\\\", " ".join(rules)]
+    lines += [
+        " & ".join(latex_marks(latex_escape(c.header())) for c in table.columns) + " \\\\",
         "\\midrule",
     ]
-    lines += [" & ".join(cell(c, row.cell(c)) for c in table.columns) + " \\\\" for row in table.rows]
+    for i, row in enumerate(table.rows):
+        if row.summary and i > 0 and not table.rows[i - 1].summary:
+            lines.append("\\midrule")
+        lines.append(" & ".join(cell(c, row.cell(c)) for c in table.columns) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
-    comment = "; ".join(([table.title] if table.title else []) + table.footnotes)
-    if comment:
-        lines.append(f"% {comment}")
-    return "\n".join(lines) + "\n"
+    if table.caption is None and table.label is None:
+        comment = "; ".join(([table.title] if table.title else []) + table.footnotes)
+        if comment:
+            lines.append(f"% {comment}")
+        return "\n".join(lines) + "\n"
+    caption = " ".join(
+        ([table.caption] if table.caption else []) + [latex_marks(latex_escape(n)) for n in table.footnotes]
+    )
+    head = ["% needs \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering"]
+    if caption:
+        head.append(f"\\caption{{{caption}}}")
+    if table.label:
+        head.append(f"\\label{{{table.label}}}")
+    return "\n".join([*head, *lines, "\\end{table}"]) + "\n"
 
 
 def to_html(table: Table, css_class: str = "") -> str:
@@ -219,7 +310,15 @@ def to_html(table: Table, css_class: str = "") -> str:
     out = [f"<table class='{esc(css_class)}'>" if css_class else "<table>"]
     if table.title:
         out.append(f"<caption>{esc(table.title)}</caption>")
-    out.append("<thead><tr>")
+    out.append("<thead>")
+    if groups := table.groups():
+        out.append("<tr>")
+        out += [
+            f"<th colspan='{width}'>{esc(name)}</th>" if width > 1 else f"<th>{esc(name)}</th>"
+            for name, width in groups
+        ]
+        out.append("</tr>")
+    out.append("<tr>")
     out += [f"<th>{esc(c.header())}</th>" for c in table.columns]
     out.append("</tr></thead><tbody>")
     for row in table.rows:
@@ -227,7 +326,8 @@ def to_html(table: Table, css_class: str = "") -> str:
         for c in table.columns:
             cell = row.cell(c)
             cls = ' class="best"' if cell.best else ""
-            out.append(f"<td{cls}>{esc(cell_text(c, cell))}</td>")
+            text = esc(cell_text(c, cell, sup=("\0", "\1"))).replace("\0", "<sup>").replace("\1", "</sup>")
+            out.append(f"<td{cls}>{text}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
     return "\n".join(["".join(out), *(f"<p class='legend'>{esc(n)}</p>" for n in table.footnotes)])
@@ -255,7 +355,7 @@ def to_rich(table: Table) -> RenderableType:
 
     out = RichTable(title=table.title)
     for c in table.columns:
-        out.add_column(c.header("\n"), justify=c.align)
+        out.add_column(table.heading(c, "\n"), justify=c.align)
     for i, row in enumerate(table.rows):
         cells = []
         for c in table.columns:
@@ -263,7 +363,7 @@ def to_rich(table: Table) -> RenderableType:
             core = _number(c, cell)
             text = Text(core, style="bold green" if cell.best and core else "")
             if core:
-                text.append(_tail(c, cell))
+                text.append(superscript(cell.sup) + _tail(c, cell.__class__(delta=cell.delta, marks=cell.marks)))
             cells.append(text)
         following = table.rows[i + 1] if i + 1 < len(table.rows) else None
         out.add_row(*cells, end_section=following is not None and following.summary)

@@ -86,6 +86,7 @@ INTEGRATION_MODULES = {
     "test_trust_fuzz",
     "test_trust_faults",
     "test_trust_cache",
+    "test_meta",  # R metafor as the independent check
 }
 
 

@@ -89,7 +89,7 @@ def test_rendered_cells() -> None:
     delta = comp.delta("d0", "better")
     assert d0 == f"| d0 | {comp.scores['d0']['base']:.4f} | **{comp.scores['d0']['better']:.4f}** ({delta:+.4f})*† |"
     latex = render(comp, "latex")
-    assert f"\\textbf{{{comp.scores['d0']['better']:.4f}}} ({delta:+.4f})$^*$$^\\dagger$" in latex
+    assert f"\\textbf{{{comp.scores['d0']['better']:.4f}}} ({delta:+.4f})$^{{*\\dagger}}$" in latex
     assert latex.rstrip().splitlines()[-1].startswith("% nDCG@10; bold = best")
     rows = [line.split(",") for line in render(comp, "csv").splitlines()[1:]]
     assert [r[:2] for r in rows][:2] == [["d0", "base"], ["d0", "better"]]
@@ -124,3 +124,8 @@ def test_stratified_tests_are_paired_tests_of_the_forum_mean() -> None:
     t = (d[:10].mean() + d[10:].mean()) / 2 / np.sqrt(sum(v))
     dof = sum(v) ** 2 / (v[0] ** 2 / 9 + v[1] ** 2 / 49)
     assert test.t_p == pytest.approx(2 * stats.t.sf(abs(t), dof))
+
+
+def test_legend_only_when_tests_ran() -> None:
+    assert tables_for(compare(ENTRIES, "nDCG@10"), "markdown")[0].footnotes == []
+    assert tables_for(compare(ENTRIES, "nDCG@10", baseline="base", n_resamples=100), "markdown")[0].footnotes

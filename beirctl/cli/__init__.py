@@ -1,7 +1,7 @@
 """The ``beirctl`` command line: a thin layer over the Python API.
 
 One module per command group: :mod:`.datasets`, :mod:`.run` (run, eval), :mod:`.results` (show,
-compare, verify, report), :mod:`.leaderboard` (build, validate), :mod:`.info` (retrievers, doctor);
+compare, verify, report), :mod:`.meta` (meta), :mod:`.leaderboard` (build, validate), :mod:`.info` (retrievers, doctor);
 :mod:`.common` holds the consoles, shared options and result helpers.
 """
 
@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from beirctl.cli import info, results, run
+from beirctl.cli import info, meta, results, run
 from beirctl.cli.common import console, err_console
 from beirctl.cli.datasets import datasets_app
 from beirctl.cli.leaderboard import leaderboard_app
@@ -70,6 +70,7 @@ app.command("retrievers")(info.retrievers)
 app.command("compare")(results.compare_cmd)
 app.command("verify")(results.verify_cmd)
 app.command("report")(results.report_cmd)
+app.command("meta")(meta.meta_cmd)
 app.command("doctor")(info.doctor)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(leaderboard_app, name="leaderboard")

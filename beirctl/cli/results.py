@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from beirctl.cli.common import _collect_all, _print_table, _reference, console
+from beirctl.cli.common import DataDirOpt, _collect_all, _print_table, _reference, console, err_console
 from beirctl.errors import BeirctlError
 
 
@@ -38,21 +38,80 @@ def compare_cmd(
     baseline: Annotated[
         Optional[str], typer.Option("--baseline", "-b", help="Retriever label to test against.")
     ] = None,
-    metric: Annotated[str, typer.Option("--metric", "-m", help="Metric to compare.")] = "nDCG@10",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, latex, csv or html.")] = "table",
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level (after Holm–Bonferroni).")] = 0.05,
+    metric: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--metric", "-m", help="Metric (repeatable: column groups); one missing is computed from the runs."
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, latex, csv, html or json.")] = "table",
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level (after the correction).")] = 0.05,
+    test: Annotated[
+        Optional[list[str]], typer.Option("--test", "-t", help="t, wilcoxon or randomization (repeatable).")
+    ] = None,
+    correction: Annotated[
+        str, typer.Option("--correction", help="holm, bonferroni or none (across datasets).")
+    ] = "holm",
+    all_pairs: Annotated[
+        bool, typer.Option("--all-pairs", help="Test every pair (ranx-style letters) instead of a baseline.")
+    ] = False,
+    deltas: Annotated[bool, typer.Option("--deltas/--no-deltas", help="Differences to the baseline.")] = True,
+    wtl: Annotated[bool, typer.Option("--wtl", help="Wins/ties/losses columns against the baseline.")] = False,
+    smd: Annotated[bool, typer.Option("--smd", help="Standardized mean change with its CI, per dataset.")] = False,
+    digits: Annotated[int, typer.Option("--digits", help="Decimals shown (deltas of these figures).")] = 4,
+    caption: Annotated[Optional[str], typer.Option("--caption", help="LaTeX caption (the legend follows).")] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="LaTeX label of the table.")] = None,
+    pvalues: Annotated[
+        Optional[Path],
+        typer.Option("--pvalues", help="Write the paired tests to FILE (.csv, .json, .md, .tex, .html)."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    resamples: Annotated[int, typer.Option("--resamples", help="Randomization test resamples.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Randomization test seed.")] = 0,
 ) -> None:
-    """Compare retrievers: best per dataset, deltas, paired significance against a baseline."""
-    from beirctl.compare import compare, tables_for
-    from beirctl.tables import render, to_rich
+    """Compare retrievers: best per dataset, deltas, paired significance against a baseline or
+    between all pairs, on one or several metrics (a metric not computed at run time is computed
+    from the stored run files and the qrels)."""
+    import json
 
+    from beirctl.atomic import atomic_open
+    from beirctl.compare import DEFAULT_TESTS, compare_metrics, comparison_tables, fill_metrics, pvalues_text
+    from beirctl.evaluation import parse_metrics
+    from beirctl.tables import FORMATS, render, to_rich
+
+    if fmt not in ("table", *FORMATS):
+        raise BeirctlError(f"unknown format {fmt!r} for compare (table, {', '.join(FORMATS)})")
+    names = [str(m) for m in parse_metrics(metric or ["nDCG@10"])]
+    entries, computed = fill_metrics(_collect_all(results), names, results, data_dir)
+    for name, count in computed.items():
+        err_console.print(f"note: {name} computed from the stored run files and qrels for {count} result(s)")
+    mc = compare_metrics(
+        entries,
+        names,
+        baseline,
+        all_pairs=all_pairs,
+        tests=test or DEFAULT_TESTS,
+        correction=correction,
+        alpha=alpha,
+        digits=digits,
+        smd=smd,
+        seed=seed,
+        n_resamples=resamples,
+        computed=computed,
+    )
+    if pvalues is not None:
+        suffixes = {".json": "json", ".md": "markdown", ".tex": "latex", ".html": "html"}
+        with atomic_open(pvalues) as fh:
+            fh.write(pvalues_text(mc, suffixes.get(pvalues.suffix.lower(), "csv")))
+        err_console.print(f"p-values: {pvalues}")
     if fmt == "json":
-        raise BeirctlError("unknown format 'json' for compare (table, markdown, latex, csv, html)")
-    comp = compare(_collect_all(results), metric, baseline, alpha)
-    if fmt != "table":
-        sys.stdout.write(render(tables_for(comp, fmt), fmt))
+        sys.stdout.write(json.dumps(mc.to_json(), indent=2, allow_nan=False) + "\n")
         return
-    for table in tables_for(comp, fmt):
+    tables = comparison_tables(mc, fmt, deltas=deltas, wtl=wtl, caption=caption, label=label)
+    if fmt != "table":
+        sys.stdout.write(render(tables, fmt))
+        return
+    for table in tables:
         console.print(to_rich(table))
 
 
@@ -99,14 +158,25 @@ def report_cmd(
     baseline: Annotated[
         Optional[str], typer.Option("--baseline", "-b", help="Retriever label to test against.")
     ] = None,
-    metric: Annotated[str, typer.Option("--metric", "-m", help="Metric to report.")] = "nDCG@10",
+    metrics: Annotated[
+        Optional[list[str]],
+        typer.Option("--metric", "-m", help="Metric to report (repeatable; the first drives the per-query plots)."),
+    ] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Page title.")] = None,
+    effect: Annotated[
+        str, typer.Option("--effect", help="Meta-analysis effect size: smd (standardized) or md (raw difference).")
+    ] = "smd",
+    method: Annotated[str, typer.Option("--method", help="Meta-analysis τ² estimator: dl, reml or pm.")] = "dl",
+    knha: Annotated[bool, typer.Option("--knha", help="Hartung–Knapp CIs for the pooled effects.")] = False,
 ) -> None:
-    """Write a self-contained HTML report (tables, charts, provenance)."""
+    """Write a self-contained HTML report (tables, charts, forest plots, timings, provenance)."""
     from beirctl.atomic import atomic_open
     from beirctl.report import build_report
 
-    text = build_report(_collect_all(results), metric, baseline, title)
+    entries = _collect_all(results)
+    if baseline is None and entries:  # build_report's choice, said
+        typer.echo(f"baseline: {sorted({m.label for m in entries})[0]} (the first label; choose one with --baseline)")
+    text = build_report(entries, metrics or ["nDCG@10"], baseline, title, effect=effect, method=method, knha=knha)
     with atomic_open(out) as fh:
         fh.write(text)
     typer.echo(f"report: {out}")
