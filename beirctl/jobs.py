@@ -107,16 +107,45 @@ def is_qrels_checksum(key: str) -> bool:
     return key.startswith("qrels")
 
 
+def input_checksums(type_: str, params: dict[str, Any], dataset: str) -> dict[str, str]:
+    """Checksums of the files a retriever reads besides the dataset (a ``run`` retriever's run
+    file), its sub-retrievers' included (the ``{type, params}`` entries of its parameters, as
+    ``fusion`` and ``rerank`` hold them), from :meth:`Retriever.input_checksums`."""
+    try:
+        cls = registry.get(type_)
+    except BeirctlError:
+        return {}
+    found = dict(cls.input_checksums(params, dataset))
+    stack: list[Any] = list(params.values())
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("type"), str) and isinstance(value.get("params"), dict):
+                found.update(input_checksums(value["type"], value["params"], dataset))
+            else:
+                stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
 def retrieval_key(
-    target: Target, spec: RetrieverSpec, params: dict[str, Any], config: Config, data: dict[str, str] | None = None
+    target: Target,
+    spec: RetrieverSpec,
+    params: dict[str, Any],
+    config: Config,
+    data: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> str:
     """Identifies what a run file depends on: the corpus and queries (their checksums), the
-    retriever and its parameters, the search settings and :data:`provenance.RESULTS_VERSION`.
+    retriever and its parameters, the files it reads besides the dataset (``inputs``, see
+    :func:`input_checksums`; only when there are some, so other keys are unchanged), the search
+    settings and :data:`provenance.RESULTS_VERSION`.
 
     Qrels and metrics are left out (a changed qrels re-evaluates the stored run), and so are
     resources and executor: where a pair ran does not change its run file.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "dataset": target.describe(),
         "data": {k: v for k, v in sorted((data or {}).items()) if not is_qrels_checksum(k)},
         "retriever": {"type": spec.type, "params": params},
@@ -124,6 +153,8 @@ def retrieval_key(
         "remove_query_id_hits": config.remove_query_id_hits,
         "results_version": provenance.RESULTS_VERSION,
     }
+    if inputs:
+        payload["inputs"] = inputs
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -292,7 +323,9 @@ def plan_pairs(
             target,
             spec,
             params,
-            retrieval_key(target, spec, params, config, data.get(target)),
+            retrieval_key(
+                target, spec, params, config, data.get(target), input_checksums(spec.type, params, target.name)
+            ),
             dict(data.get(target, {})),
         )
         for ds_spec in config.datasets

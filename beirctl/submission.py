@@ -29,6 +29,7 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -175,6 +176,160 @@ def _bundle_member_shape(name: str) -> bool:
     return len(parts) == 2 and parts[0] == RUNS_DIR and parts[1].endswith(".trec.gz") and ".." not in parts[1]
 
 
+# --- metadata ----------------------------------------------------------------------------------
+
+# What MTEB's results repository and the ir_metadata (PRIMAD) convention ask of a submission.
+# ``--meta`` keys (dotted; the bare last part works too where it is unambiguous):
+META_KEYS = {
+    "model.name": "model name, e.g. BAAI/bge-base-en-v1.5",
+    "model.revision": "model revision (commit, version or checkpoint)",
+    "model.link": "link to the model or paper",
+    "training.zero_shot": "true when the model was not trained on the evaluated datasets' data",
+    "training.training_data": "comma-separated training data sets (e.g. msmarco,nq)",
+    "training.saw_beir_test": "true when the model saw any BEIR test data (queries, qrels) in training",
+    "code.repository": "repository of the code that produced the runs",
+    "code.commit": "commit of that code",
+    "hardware.*": "free-form hardware facts (e.g. hardware.gpu=A100), added to the recorded machine",
+    "encoding.*": "encoding settings the retriever's parameters do not show (e.g. encoding.pooling=cls)",
+    "reference": "a published reference (beirctl verify --list) the submission claims to reproduce",
+}
+REQUIRED_FIELDS = ("model.name", "model.revision", "training.zero_shot", "training.saw_beir_test")
+LEXICAL_TYPES = frozenset({"bm25", "rank-bm25", "lucene-bm25", "pyserini-bm25"})
+ENCODER_TYPES = frozenset({"dense", "splade"})
+BM25_KEYS = (
+    "k1",
+    "b",
+    "method",
+    "variant",
+    "fields",
+    "title_weight",
+    "text_weight",
+    "stemmer",
+    "stopwords",
+    "epsilon",
+    "delta",
+)
+ENCODING_KEYS = (
+    "model",
+    "encoder",
+    "max_seq_length",
+    "max_length",
+    "pooling",
+    "similarity",
+    "normalize",
+    "query_prefix",
+    "passage_prefix",
+    "dataset_overrides",
+    "fp16",
+    "dtype",
+    "batch_size",
+    "index",
+)
+EVALUATION_TOOL = "ir-measures (pytrec_eval), trec_eval semantics"
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def parse_meta(options: list[str]) -> dict[str, str]:
+    """``--meta key=value`` options as a dict (dotted keys, see :data:`META_KEYS`); an unknown key
+    or an option without ``=`` is an error naming it."""
+    short = {k.rsplit(".", 1)[-1]: k for k in META_KEYS if not k.endswith("*")}
+    out: dict[str, str] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BeirctlError(f"--meta {option!r}: expected key=value (keys: {', '.join(META_KEYS)})")
+        key = short.get(key, key)
+        if key not in META_KEYS and key.split(".", 1)[0] + ".*" not in META_KEYS:
+            raise BeirctlError(f"--meta {key}: unknown key (keys: {', '.join(META_KEYS)})")
+        out[key] = value.strip()
+    return out
+
+
+def _bool(key: str, value: str) -> bool:
+    try:
+        return _BOOLS[value.strip().lower()]
+    except KeyError:
+        raise BeirctlError(f"--meta {key}={value}: expected true or false") from None
+
+
+def describe(entry: PairResult, given: dict[str, str], metrics: list[str]) -> dict[str, Any]:
+    """The descriptive blocks of ``metadata.json`` for the retriever of ``entry``: model, training,
+    code, hardware, encoding and BM25 settings, evaluation (tool and flags), taken from the config
+    (the retriever's type, label and parameters), its recorded machine and ``given`` (``--meta``).
+
+    beirctl's own lexical retrievers need nothing given (no trained model: zero-shot, no BEIR
+    data seen; revision = the beirctl version); dense/SPLADE take the model name (and an
+    ``@revision``) from their parameters; everything else must be given. Missing required fields
+    are one error naming each with the ``--meta`` option that sets it."""
+    rtype, label, params = entry.retriever.type, entry.retriever.label, entry.retriever.params
+    version = entry.provenance.packages.get("beirctl")
+    lexical = rtype in LEXICAL_TYPES
+    name: str | None = given.get("model.name")
+    revision: str | None = given.get("model.revision")
+    model_param = params.get("model") if isinstance(params.get("model"), str) else None
+    if rtype in ENCODER_TYPES and model_param:
+        base, _, rev = model_param.partition("@")
+        name = name or base
+        revision = revision or rev or None
+    if lexical:
+        name = name or label
+        revision = revision or (f"beirctl {version}" if version else None)
+    zero_shot = _bool("training.zero_shot", given["training.zero_shot"]) if "training.zero_shot" in given else None
+    saw = (
+        _bool("training.saw_beir_test", given["training.saw_beir_test"]) if "training.saw_beir_test" in given else None
+    )
+    if lexical:
+        zero_shot = True if zero_shot is None else zero_shot
+        saw = False if saw is None else saw
+    data = [d.strip() for d in given.get("training.training_data", "").split(",") if d.strip()]
+    values: dict[str, Any] = {
+        "model.name": name,
+        "model.revision": revision,
+        "training.zero_shot": zero_shot,
+        "training.saw_beir_test": saw,
+    }
+    missing = [key for key in REQUIRED_FIELDS if values[key] in (None, "")]
+    if zero_shot is False and not data:
+        missing.append("training.training_data")
+    if missing:
+        options = " ".join(f"--meta {key}=..." for key in missing)
+        raise BeirctlError(
+            f"{label}: submission metadata missing {', '.join(missing)} (a {rtype} retriever; give {options})"
+        )
+    hardware: dict[str, Any] = {k: v for k, v in entry.provenance.machine.items() if k != "python"}
+    hardware.update({k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("hardware.")})
+    encoding: dict[str, Any] | None = None
+    if not lexical:
+        encoding = {k: params[k] for k in ENCODING_KEYS if k in params}
+        encoding.update({k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("encoding.")})
+        encoding = encoding or None
+    bm25 = {k: params[k] for k in BM25_KEYS if k in params} if lexical else None
+    remove = entry.settings.remove_query_id_hits
+    own = rtype in LEXICAL_TYPES | ENCODER_TYPES  # code: beirctl itself
+    return {
+        "model": {"name": name, "revision": revision, "link": given.get("model.link")},
+        "training": {"zero_shot": zero_shot, "training_data": data, "saw_beir_test": saw},
+        "code": {
+            "repository": given.get("code.repository") or ("beirctl" if own else None),
+            "commit": given.get("code.commit"),
+            "version": version if own and "code.repository" not in given else None,
+        },
+        "hardware": hardware,
+        "encoding": encoding,
+        "bm25": bm25,
+        "evaluation": {
+            "tool": EVALUATION_TOOL,
+            "version": entry.provenance.packages.get("ir-measures") or entry.provenance.packages.get("ir_measures"),
+            "flags": ["-c"] + (["--remove-query-id-hits"] if remove else []),
+            "metrics": metrics,
+            "top_k": TOP_K,
+            "remove_query_id_hits": remove,
+        },
+        "reference": given.get("reference"),
+    }
+
+
 def _check_target(path: Path, force: bool, is_ours: Any) -> bool:
     """Whether ``path`` exists (and may be replaced); raise when it must not be touched."""
     if not os.path.lexists(path):
@@ -199,11 +354,14 @@ def build(
     label: str | None = None,
     model_name: str | None = None,
     link: str | None = None,
+    meta: dict[str, str] | None = None,
     force: bool = False,
 ) -> Path:
     """Write ``out_dir/<label>/`` and ``out_dir/<label>.zip`` from one retriever's results.
 
     Neither may exist unless ``force``, and even then only a previous bundle is replaced.
+    ``metadata.json`` is :func:`describe`'s (``meta``: ``--meta key=value`` options); a missing
+    required field is an error naming it, before anything is written.
     """
     labels = sorted({m.retriever.label for m in entries})
     if label is None:
@@ -222,9 +380,15 @@ def build(
         raise BeirctlError(f"{label}: not every dataset has {', '.join(missing)}; run them with the same metrics")
     first = mine[0]
     names = sorted(m.dataset.name for m in mine)
+    given = dict(meta or {})
+    if model_name is not None:
+        given["model.name"] = model_name
+    if link is not None:
+        given["model.link"] = link
+    described = describe(first, given, metrics)  # raises naming every missing required field
     metadata = {
         "schema": METADATA_SCHEMA,
-        "model": {"name": model_name or label, "link": link},
+        **described,
         "retriever": first.retriever.model_dump(),
         "datasets": names,
         "complete": set(required_datasets()) <= set(names),
@@ -312,6 +476,11 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rescored: dict[str, dict[str, float]] = field(default_factory=dict)  # dataset -> metric -> score
+    # dataset -> metric -> query id -> score, re-scored (every judged query: trec_eval -c)
+    per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # metadata.json as read (untrusted)
+    metrics: list[str] = field(default_factory=list)  # results.json's metrics
+    splits: dict[str, str] = field(default_factory=dict)  # dataset -> the split re-scored against
 
     @property
     def ok(self) -> bool:
@@ -584,17 +753,25 @@ def _split_of(ds: str, checksums: Any) -> str:
     return info.split if info else "test"
 
 
-def validate(path: str | Path, data_dir: str | Path | None = None, *, rescore: bool = True) -> Validation:
+def validate(
+    path: str | Path,
+    data_dir: str | Path | None = None,
+    *,
+    rescore: bool = True,
+    extra_metrics: Sequence[str] = (),
+) -> Validation:
     """Check a bundle; every problem is named (nothing stops at the first).
 
     With ``rescore`` (the default) every run is scored again against the qrels in ``data_dir``
     (default: the dataset cache), its doc ids checked against the corpus and its checksums
     against the local files; a dataset without a local copy is a problem (scores not checked).
+    ``extra_metrics`` are computed too (in ``rescored`` and ``per_query``) but not claimed: the
+    leaderboard site scores every bundle on its own metrics, whatever results.json lists.
     """
     path = Path(path)
     report = Validation()
     if path.is_dir():
-        _validate_root(path, report, data_dir, rescore, listing=True)
+        _validate_root(path, report, data_dir, rescore, extra_metrics, listing=True)
     elif path.is_file() and zipfile.is_zipfile(path):
         try:
             root = _extract_zip(path, report)
@@ -605,7 +782,7 @@ def validate(path: str | Path, data_dir: str | Path | None = None, *, rescore: b
             raise BeirctlError(f"{exc.filename or path}: cannot extract the bundle ({exc.strerror or exc})") from None
         if root is not None:
             try:
-                _validate_root(root, report, data_dir, rescore, listing=False)
+                _validate_root(root, report, data_dir, rescore, extra_metrics, listing=False)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
     else:
@@ -614,7 +791,13 @@ def validate(path: str | Path, data_dir: str | Path | None = None, *, rescore: b
 
 
 def _validate_root(
-    root: Path, report: Validation, data_dir: str | Path | None, rescore: bool, *, listing: bool
+    root: Path,
+    report: Validation,
+    data_dir: str | Path | None,
+    rescore: bool,
+    extra_metrics: Sequence[str],
+    *,
+    listing: bool,
 ) -> None:
     import jsonschema
 
@@ -632,6 +815,7 @@ def _validate_root(
             where = "/".join(str(p) for p in err.path) or "(top level)"
             report.problems.append(f"{name}: schema violation at {where}: {err.message}")
     metadata = docs.get("metadata")
+    report.metadata = _dict(metadata)
     declared = _declared(metadata)
     if listing:
         _folder_listing(root, declared, report)
@@ -652,6 +836,7 @@ def _validate_root(
     root_data = resolve_data_dir(data_dir)
     checksums = _dict(metadata.get("checksums"))
     metrics = [m for m in results.get("metrics", []) if isinstance(m, str)] if results else []
+    report.metrics = metrics
     rescored: dict[str, dict[str, float]] = {}
     unchecked: list[str] = []
     for ds in declared:
@@ -721,9 +906,13 @@ def _validate_root(
                 )
             answered = len(judged & set(run))
             if answered < len(judged):
-                report.problems.append(
+                # A TREC run cannot hold a query without hits (beirctl's own runs leave out queries
+                # whose every term is a stop word): they score 0 under trec_eval -c, which the
+                # re-scoring does, so leaving queries out never raises a score; a claim that
+                # assumes otherwise is caught by the score comparison.
+                report.notes.append(
                     f"{rel}: answers {answered} of the {len(judged)} judged queries in the {source}"
-                    f" ({len(judged) - answered} missing: {_examples(judged - set(run))})"
+                    f" ({len(judged) - answered} without hits score 0: {_examples(judged - set(run))})"
                 )
             if listed_set is not None and source.startswith("qrels") and listed_set != judged:
                 report.problems.append(
@@ -759,11 +948,14 @@ def _validate_root(
             report.problems.append(
                 f"{rel}: {n_hits} hit(s) with document ids not in the corpus ({folder}): {_examples(bad_docs)}"
             )
-        if not metrics:
+        if not metrics and not extra_metrics:
             unchecked.append(ds)
             continue
         try:
-            rescored[ds] = evaluate(run, local.qrels, metrics).aggregate
+            scored = evaluate(run, local.qrels, [*metrics, *(m for m in extra_metrics if m not in metrics)])
+            rescored[ds] = scored.aggregate
+            report.per_query[ds] = scored.per_query
+            report.splits[ds] = split
         except BeirctlError as exc:
             report.problems.append(f"results.json metrics: {exc}")
             unchecked.append(ds)

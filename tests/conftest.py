@@ -99,6 +99,8 @@ def _uses_shared(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        if any(item.get_closest_marker(name) for name in ("unit", "integration", "reproduction")):
+            continue  # a test that says its tier keeps it
         if _uses_shared(item):
             item.add_marker(pytest.mark.reproduction)
         elif module in INTEGRATION_MODULES:

@@ -156,6 +156,18 @@ def test_compare_verify_leaderboard_report_commands(tiny: Path, tmp_path: Path) 
     bundle = str(tmp_path / "b" / "rank-bm25.zip")
     val = runner.invoke(app, ["leaderboard", "validate", bundle, "--data-dir", str(tmp_path / "data")])
     assert val.exit_code == 0 and "valid" in val.output
+    args = ["leaderboard", "bundle", res, "--out", str(tmp_path / "b2"), "--retriever", "bm25"]
+    named = runner.invoke(app, [*args, "--meta", "model.revision=r1", "--meta", "hardware.gpu=none"])
+    assert named.exit_code == 0, named.output
+    meta = json.loads((tmp_path / "b2" / "bm25" / "metadata.json").read_text())
+    assert meta["model"]["revision"] == "r1" and meta["hardware"]["gpu"] == "none"
+    wrong = runner.invoke(app, [*args, "--force", "--meta", "colour=red"])
+    assert wrong.exit_code == 2 and "--meta colour: unknown key" in wrong.output
+    site = runner.invoke(
+        app, ["leaderboard", "build", bundle, "-o", str(tmp_path / "site"), "--data-dir", str(tmp_path / "data")]
+    )
+    assert site.exit_code == 0, site.output
+    assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "leaderboard.json").is_file()
     rep = runner.invoke(app, ["report", res, "-o", str(tmp_path / "r.html")])
     assert rep.exit_code == 0 and (tmp_path / "r.html").stat().st_size > 10_000
 

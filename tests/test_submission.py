@@ -109,3 +109,53 @@ def test_schema_violation_rejected(bundle: Path) -> None:
     problems = validate(bundle, _data(bundle)).problems
     assert any("results.json: schema violation at (top level): 'average' is a required property" in p for p in problems)
     assert any("results.json: schema violation at datasets/tiny/nDCG@10: 7.0 is greater than" in p for p in problems)
+
+
+def test_metadata_records_what_leaderboards_ask_for(bundle: Path) -> None:
+    import jsonschema
+
+    from beirctl.submission import schema
+
+    meta = json.loads((bundle / "metadata.json").read_text())
+    jsonschema.validate(meta, {**schema(), "$ref": "#/$defs/metadata"})
+    assert meta["model"] == {"name": "BM25", "revision": meta["model"]["revision"], "link": None}
+    assert meta["model"]["revision"].startswith("beirctl ")  # beirctl's own BM25: no model to name
+    assert meta["training"] == {"zero_shot": True, "training_data": [], "saw_beir_test": False}
+    assert meta["bm25"]["k1"] == 0.9 and meta["bm25"]["b"] == 0.4 and meta["bm25"]["method"] == "lucene-exact"
+    assert meta["encoding"] is None and meta["code"]["repository"] == "beirctl"
+    assert meta["evaluation"]["flags"][0] == "-c" and meta["evaluation"]["top_k"] == 1000
+    assert set(meta["checksums"]) == {"tiny", "other"} and "platform" in meta["hardware"]
+
+
+def test_missing_required_metadata_is_one_error_naming_them(bundle: Path) -> None:
+    from beirctl.errors import BeirctlError
+    from beirctl.submission import parse_meta
+
+    res = bundle.parent.parent / "res"
+    entries = [e.model_copy(update={"retriever": e.retriever.model_copy(update={"type": "run"})}) for e in collect(res)]
+    with pytest.raises(BeirctlError) as err:
+        build(entries, res, bundle.parent.parent / "out2")
+    assert str(err.value) == (
+        "bm25: submission metadata missing model.name, model.revision, training.zero_shot, training.saw_beir_test "
+        "(a run retriever; give --meta model.name=... --meta model.revision=... --meta training.zero_shot=... "
+        "--meta training.saw_beir_test=...)"
+    )
+    assert not (bundle.parent.parent / "out2").exists()  # nothing written
+    given = parse_meta(["name=my-model", "revision=abc123", "zero_shot=false", "saw_beir_test=no"])
+    with pytest.raises(BeirctlError, match=r"missing training\.training_data"):
+        build(entries, res, bundle.parent.parent / "out2", meta=given)
+    given["training.training_data"] = "msmarco, nq"
+    given["code.repository"] = "https://example.org/x"
+    given["hardware.gpu"] = "A100"
+    build(entries, res, bundle.parent.parent / "out2", meta=given)
+    meta = json.loads((bundle.parent.parent / "out2" / "bm25" / "metadata.json").read_text())
+    assert meta["model"] == {"name": "my-model", "revision": "abc123", "link": None}
+    assert meta["training"] == {"zero_shot": False, "training_data": ["msmarco", "nq"], "saw_beir_test": False}
+    assert meta["code"]["repository"] == "https://example.org/x" and meta["hardware"]["gpu"] == "A100"
+    assert meta["bm25"] is None
+    assert validate(bundle.parent.parent / "out2" / "bm25", _data(bundle)).ok
+    for bad, why in (("colour=red", "unknown key"), ("novalue", "expected key=value")):
+        with pytest.raises(BeirctlError, match=why):
+            parse_meta([bad])
+    with pytest.raises(BeirctlError, match="expected true or false"):
+        build(entries, res, bundle.parent.parent / "out3", meta={**given, "training.zero_shot": "maybe"})

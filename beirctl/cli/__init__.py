@@ -1,8 +1,9 @@
 """The ``beirctl`` command line: a thin layer over the Python API.
 
-One module per command group: :mod:`.datasets`, :mod:`.run` (run, eval), :mod:`.results` (show,
-compare, verify, report), :mod:`.meta` (meta), :mod:`.leaderboard` (build, validate), :mod:`.info` (retrievers, doctor);
-:mod:`.common` holds the consoles, shared options and result helpers.
+One module per command group: :mod:`.datasets`, :mod:`.run` (run, eval), :mod:`.imports`
+(import), :mod:`.results` (show, compare, verify, report), :mod:`.meta` (meta), :mod:`.leaderboard`
+(bundle, build, validate), :mod:`.info` (retrievers, doctor); :mod:`.common` holds the consoles,
+shared options and result helpers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from beirctl.cli import info, meta, results, run
+from beirctl.cli import imports, info, meta, results, run
 from beirctl.cli.common import console, err_console
 from beirctl.cli.datasets import datasets_app
 from beirctl.cli.leaderboard import leaderboard_app
@@ -72,6 +73,7 @@ app.command("verify")(results.verify_cmd)
 app.command("report")(results.report_cmd)
 app.command("meta")(meta.meta_cmd)
 app.command("doctor")(info.doctor)
+app.command("import")(imports.import_cmd)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(leaderboard_app, name="leaderboard")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +88,12 @@ class Retriever(ABC, Generic[P]):
     @abstractmethod
     def search(self, queries: Queries, k: int) -> Run:
         """Return the top ``k`` documents of each query, best first."""
+
+    @classmethod
+    def input_checksums(cls, params: dict[str, Any], dataset: str) -> dict[str, str]:
+        """Checksums of the files the retriever reads besides the dataset (a ``run`` retriever's
+        run file), by name: they join the pair's retrieval key, so a changed file re-runs it."""
+        return {}
 
     def settings_key(self) -> str:
         """A stable string of the parameters, for cache keys."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from beirctl.atomic import cache_lock, cache_write_errors, file_record
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, checked, texts_digest, write_record
@@ -57,6 +57,16 @@ class DenseParams(RetrieverParams):
     hnsw_ef_search: int = Field(256, ge=8, description="faiss-hnsw: search beam (at least k)")
     shard_size: int = Field(50_000, ge=1, description="passages per cached embedding shard")
     trust_remote_code: bool = Field(False, description="allow models with custom code")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_encoder(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # A sentence-transformers model's parameters are written (results, retrieval keys) as
+        # they were before ``encoder`` existed, so earlier results stay current.
+        data = handler(self)
+        if isinstance(data, dict) and self.encoder is None:
+            data.pop("encoder", None)
+            data.pop("encoder_params", None)
+        return data
 
     @model_validator(mode="after")
     def _encoder_target(self) -> DenseParams:

@@ -26,6 +26,7 @@ _BUILTIN: dict[str, str] = {
     "splade": "beirctl.retrievers.splade:SpladeRetriever",
     "fusion": "beirctl.retrievers.fusion:FusionRetriever",
     "rerank": "beirctl.retrievers.rerank:RerankRetriever",
+    "run": "beirctl.retrievers.run_file:RunFileRetriever",
 }
 _registered: dict[str, type[Retriever[Any]]] = {}
 
