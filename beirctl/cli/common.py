@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from beirctl.results import PairResult
+    from beirctl.runner import RunSummary
 
 console = Console()
 err_console = Console(stderr=True)
@@ -54,3 +56,40 @@ def _print_table(entries: list[PairResult], metric: str | None, reference: str |
     metrics = [metric] if metric else list(entries[0].aggregate) if entries else []
     if metrics:
         console.print(to_rich(score_table(entries, metrics, _reference(reference))))
+
+
+def pair_reporter(skipped: str = "finished earlier", stages: bool = True) -> Callable[[str, dict[str, Any]], None]:
+    """The runner's events as lines on stderr (``skipped``: how a reused pair is described;
+    ``stages``: also the loading, index, search and eval steps)."""
+
+    def report(event: str, info: dict[str, Any]) -> None:
+        pair = f"{info.get('dataset')} × {info.get('retriever')}"
+        if event in ("dataset", "stage", "waiting") and not stages:
+            return
+        if event == "dataset":
+            err_console.print(f"[bold]{info['dataset']}[/]: loading")
+        elif event == "stage":
+            err_console.print(f"  {pair}: {info['stage']}")
+        elif event == "skipped":
+            err_console.print(f"  {pair}: {skipped}, skipped (--force to redo)")
+        elif event == "done":
+            scores = "  ".join(f"{k} {v:.4f}" for k, v in info["aggregate"].items())
+            err_console.print(f"  {pair}: [green]{scores}[/]")
+        elif event == "failed":
+            err_console.print(f"  {pair}: [red]failed[/]: {escape(info['error'])}")
+        elif event == "warning":
+            err_console.print(f"  {pair}: [yellow]warning[/]: {escape(info['message'])}")
+        elif event == "waiting":
+            err_console.print(f"  {pair}: another beirctl process holds {escape(info['path'])}; waiting for it")
+
+    return report
+
+
+def print_summary(summary: RunSummary, reference: str | None) -> None:
+    """After a run: the results table, where the results and the leaderboard are."""
+    from beirctl.results import collect
+
+    _print_table(collect(summary.results_dir), None, reference)
+    console.print(f"results: {summary.results_dir}")
+    if summary.leaderboard:
+        console.print(f"leaderboard: {summary.leaderboard}")

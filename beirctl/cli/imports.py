@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 
-from beirctl.cli.common import DataDirOpt, _print_table, console, err_console
+from beirctl.cli.common import DataDirOpt, err_console, pair_reporter, print_summary
 from beirctl.errors import BeirctlError
 
 if TYPE_CHECKING:
@@ -109,7 +109,6 @@ def import_cmd(
     """
     from beirctl.config import Config, RetrieverSpec, label_problem
     from beirctl.jobs import targets
-    from beirctl.results import collect
     from beirctl.retrievers.run_file import PLACEHOLDER
     from beirctl.runner import run_config
 
@@ -135,27 +134,14 @@ def import_cmd(
     config = Config.model_validate(data)
     err_console.print(f"importing {escape(path)} as {escape(label)}", highlight=False, soft_wrap=True)
 
-    def reporter(event: str, info: dict[str, Any]) -> None:
-        pair = f"{info.get('dataset')} × {info.get('retriever')}"
-        if event == "done":
-            scores = "  ".join(f"{k} {v:.4f}" for k, v in info["aggregate"].items())
-            err_console.print(f"  {pair}: [green]{scores}[/]")
-        elif event == "skipped":
-            err_console.print(f"  {pair}: imported earlier, skipped (--force to redo)")
-        elif event == "failed":
-            err_console.print(f"  {pair}: [red]failed[/]: {escape(info['error'])}")
-        elif event == "warning":
-            err_console.print(f"  {pair}: [yellow]warning[/]: {escape(info['message'])}")
+    reporter = pair_reporter(skipped="imported earlier", stages=False)
 
     summary = run_config(config, force=force, data_dir=data_dir, reporter=reporter, config_path=str(config_path))
     if summary.failed:
         raise BeirctlError(
             f"{len(summary.failed)} run file(s) rejected: " + "; ".join(f"{d}: {e}" for d, _, e in summary.failed)
         )
-    _print_table(collect(summary.results_dir), None, config.reference)
-    console.print(f"results: {summary.results_dir}")
-    if summary.leaderboard:
-        console.print(f"leaderboard: {summary.leaderboard}")
+    print_summary(summary, config.reference)
 
 
 def _load(config_path: Path) -> Config:

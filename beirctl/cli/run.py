@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
 
-from beirctl.cli.common import DataDirOpt, _print_table, console, err_console
+from beirctl.cli.common import DataDirOpt, console, err_console, pair_reporter, print_summary
 from beirctl.errors import BeirctlError
 
 
@@ -29,28 +28,11 @@ def run(
 ) -> None:
     """Run every (dataset, retriever) pair of a config and write results."""
     from beirctl.config import load_config
-    from beirctl.results import collect
     from beirctl.runner import run_config
 
     config = load_config(config_path)
 
-    def reporter(event: str, info: dict[str, Any]) -> None:
-        pair = f"{info.get('dataset')} × {info.get('retriever')}"
-        if event == "dataset":
-            err_console.print(f"[bold]{info['dataset']}[/]: loading")
-        elif event == "stage":
-            err_console.print(f"  {pair}: {info['stage']}")
-        elif event == "skipped":
-            err_console.print(f"  {pair}: finished earlier, skipped (--force to redo)")
-        elif event == "done":
-            scores = "  ".join(f"{k} {v:.4f}" for k, v in info["aggregate"].items())
-            err_console.print(f"  {pair}: [green]{scores}[/]")
-        elif event == "failed":
-            err_console.print(f"  {pair}: [red]failed[/]: {escape(info['error'])}")
-        elif event == "warning":
-            err_console.print(f"  {pair}: [yellow]warning[/]: {escape(info['message'])}")
-        elif event == "waiting":
-            err_console.print(f"  {pair}: another beirctl process holds {escape(info['path'])}; waiting for it")
+    reporter = pair_reporter()
 
     with err_console.status("running") if sys.stderr.isatty() else contextlib.nullcontext():
         summary = run_config(
@@ -68,10 +50,7 @@ def run(
             f"{len(summary.failed)} pair(s) failed (finished results are kept; run again to resume): "
             + "; ".join(f"{d} × {r}: {e}" for d, r, e in summary.failed)
         )
-    _print_table(collect(summary.results_dir), None, config.reference)
-    console.print(f"results: {summary.results_dir}")
-    if summary.leaderboard:
-        console.print(f"leaderboard: {summary.leaderboard}")
+    print_summary(summary, config.reference)
 
 
 def eval_(

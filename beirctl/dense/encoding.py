@@ -11,6 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from beirctl.atomic import cache_lock
 from beirctl.datasets.stream import take
 from beirctl.dense.cache import ShardStore
 from beirctl.dense.models import ModelRef
@@ -300,6 +301,25 @@ def encode_corpus(
             if on_shard is not None:
                 on_shard(i)
     store.finish({"n": len(ordered), "shard_size": size, "shards": store.num_shards(plan)})
+
+
+def encode_cached(
+    store: ShardStore,
+    ids: list[str],
+    texts: Mapping[str, str],
+    encoder_factory: Callable[[], BatchEncoder],
+    shard_size: int,
+    description: str,
+    pool: ShardPool | None = None,
+) -> tuple[list[str], bool]:
+    """:func:`encode_corpus` under the store's cache lock: (the document ids in stored order,
+    whether the store was complete before, i.e. a cache hit)."""
+    with cache_lock(store.folder):
+        hit = store.complete
+        encode_corpus(store, ids, texts, encoder_factory, shard_size, description, pool=pool)
+        plan = store.read_plan()
+    assert plan is not None
+    return list(plan["ids"]), hit
 
 
 class DenseEncoder:

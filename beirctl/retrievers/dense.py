@@ -13,7 +13,7 @@ from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, mo
 
 from beirctl.atomic import cache_lock, cache_write_errors, file_record
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, checked, texts_digest, write_record
-from beirctl.dense.encoding import CorpusTexts, CustomEncoder, DenseEncoder, EncoderFactory, encode_corpus, take_texts
+from beirctl.dense.encoding import CorpusTexts, CustomEncoder, DenseEncoder, EncoderFactory, encode_cached, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.dense.search import exact_search, faiss_index, faiss_search
 from beirctl.retrievers.base import IndexContext, Retriever, RetrieverParams, Run
@@ -167,21 +167,16 @@ class DenseRetriever(Retriever[DenseParams], LazyModel):
                 {"kind": "corpus", "corpus": ctx.corpus_id, "prefix": passage_prefix, **self._encoding_options()}
             )
             store = ShardStore(root / "corpus" / key, "dense")
-            with cache_lock(store.folder):
-                self.loaded_from_cache = store.complete
-                encode_corpus(
-                    store,
-                    ids,
-                    texts,
-                    self.encoder_factory(),
-                    self.params.shard_size,
-                    f"{self.name}: encoding",
-                    pool=ctx.shard_pool,
-                )
-                plan = store.read_plan()
-            assert plan is not None
+            self.doc_ids, self.loaded_from_cache = encode_cached(
+                store,
+                ids,
+                texts,
+                self.encoder_factory(),
+                self.params.shard_size,
+                f"{self.name}: encoding",
+                ctx.shard_pool,
+            )
             self._store = store
-            self.doc_ids = plan["ids"]
         self._index = None
 
     def _shards(self) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from beirctl.atomic import cache_lock
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, texts_digest
-from beirctl.dense.encoding import CorpusTexts, EncoderFactory, encode_corpus, length_order, resolve_device, take_texts
+from beirctl.dense.encoding import CorpusTexts, EncoderFactory, encode_cached, length_order, resolve_device, take_texts
 from beirctl.dense.models import LazyModel, ModelRef
 from beirctl.retrievers.base import IndexContext, Retriever, RetrieverParams, Run
 from beirctl.types import Corpus, Queries
@@ -169,21 +169,16 @@ class SpladeRetriever(Retriever[SpladeParams], LazyModel):
             self.doc_ids = ids
         else:
             store = ShardStore(root / "corpus" / cache_key({"corpus": ctx.corpus_id, **self._options()}), "sparse")
-            with cache_lock(store.folder):
-                self.loaded_from_cache = store.complete
-                encode_corpus(
-                    store,
-                    ids,
-                    texts,
-                    self.encoder_factory(),
-                    self.params.shard_size,
-                    f"{self.name}: encoding",
-                    pool=ctx.shard_pool,
-                )
-                plan = store.read_plan()
-                assert plan is not None
-                self.doc_ids = plan["ids"]
-                matrix = scipy.sparse.vstack(list(store.shards()), format="csr")
+            self.doc_ids, self.loaded_from_cache = encode_cached(
+                store,
+                ids,
+                texts,
+                self.encoder_factory(),
+                self.params.shard_size,
+                f"{self.name}: encoding",
+                ctx.shard_pool,
+            )
+            matrix = scipy.sparse.vstack(list(store.shards()), format="csr")
         # The inverted index: one row of postings (document weights) per vocabulary entry.
         self._inverted = matrix.T.tocsr()
 
