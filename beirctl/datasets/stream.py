@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from beirctl.errors import DataError
 from beirctl.types import Document
@@ -32,7 +33,10 @@ Chunk = list[tuple[str, Document]]
 
 def _document(raw: bytes | memoryview) -> Document:
     # The loader validated every record, so the fields are there and of the right types.
-    record = json.loads(str(raw, "utf-8"))
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # valid for json only (NaN, huge integers in other fields)
+        record = json.loads(str(raw, "utf-8"))
     title = record.get("title")
     return Document("" if title is None else title, record["text"])
 
