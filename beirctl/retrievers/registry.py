@@ -27,6 +27,9 @@ _BUILTIN: dict[str, str] = {
     "fusion": "beirctl.retrievers.fusion:FusionRetriever",
     "rerank": "beirctl.retrievers.rerank:RerankRetriever",
     "run": "beirctl.retrievers.run_file:RunFileRetriever",
+    "contriever": "beirctl.retrievers.presets:ContrieverPreset",
+    "contriever-msmarco": "beirctl.retrievers.presets:ContrieverMsmarcoPreset",
+    "bge-base-en-v1.5": "beirctl.retrievers.presets:BgeBasePreset",
 }
 _registered: dict[str, type[Retriever[Any]]] = {}
 
