@@ -1,12 +1,16 @@
-"""Build the optional compiled tokenizer; everything else is in pyproject.toml.
+"""Build the optional compiled tokenizer and search; everything else is in pyproject.toml.
 
-One extension, ``beirctl.lucene._scan``, from two C sources: ``_scan.c`` (the StandardTokenizer
+Two extensions. ``beirctl.lucene._scan``, from two C sources: ``_scan.c`` (the StandardTokenizer
 scanner and the module) and ``_porter.c`` (the Porter stemmer), which share ``_scan.h``.
+``beirctl.lucene._search`` (``_search.c``): the pruned exact top-k BM25 search; without it
+lucene-exact scores every document (same run files, slower search).
 
 ``optional=True``: without a C compiler the install still succeeds and beirctl uses the
 pure-Python tokenizer, which gives the same tokens (``beirctl doctor`` says which is in use;
 ``BEIRCTL_NATIVE=0`` picks the pure-Python path even where the extension is built).
 """
+
+import sys
 
 from setuptools import Extension, setup
 
@@ -17,4 +21,14 @@ _SCAN = Extension(
     optional=True,
 )
 
-setup(ext_modules=[_SCAN])
+# No fused multiply-add: a * b + c must round twice, as numpy's float32 arithmetic does.
+_STRICT_FLOAT = [] if sys.platform == "win32" else ["-ffp-contract=off"]
+
+_SEARCH = Extension(
+    "beirctl.lucene._search",
+    sources=["beirctl/lucene/_search.c"],
+    extra_compile_args=_STRICT_FLOAT,
+    optional=True,
+)
+
+setup(ext_modules=[_SCAN, _SEARCH])

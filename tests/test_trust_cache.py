@@ -15,11 +15,12 @@ import json
 import logging
 import os
 import random
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from beirctl.datasets.loader import load_folder
@@ -82,19 +83,20 @@ def test_lucene_index_damaged_is_rebuilt(
 ) -> None:
     corpus, queries = tiny_data
     _, fresh = lucene_run(tmp_path / "fresh", corpus, queries)
-    (path,) = (tmp_path / "fresh" / "lucene-bm25").glob("*.npz")
+    (path,) = (tmp_path / "fresh" / "lucene-bm25").glob("*.idx")
     good = md5(path)
-    if damage == "bad-json":  # the JSON member (doc ids, terms), in an otherwise valid npz
-        with np.load(path) as z:
-            arrays = {k: z[k] for k in z.files}
-        arrays["meta"] = np.frombuffer(b'{"version": 2, "doc_ids": [', dtype=np.uint8)
-        np.savez(path, **arrays)  # type: ignore[arg-type]
+    data = bytearray(path.read_bytes())
+    magic, version, header_len, _, total = struct.unpack_from("<8sIIIQ", data)
+    if damage == "bad-json":  # a header that is not JSON, with its right crc32
+        header = b'{"mode": "flat", "fields": ['.ljust(header_len)
+        struct.pack_into("<8sIIIQ", data, 0, magic, version, header_len, zlib.crc32(header), total)
+        data[struct.calcsize("<8sIIIQ") : struct.calcsize("<8sIIIQ") + header_len] = header
+        path.write_bytes(bytes(data))
     elif damage == "empty":
         path.write_bytes(b"")
-    elif damage == "legacy":  # format 1: no checksum member
-        with np.load(path) as z:
-            arrays = {k: z[k] for k in z.files if k != "checksum"}
-        np.savez(path, **arrays)  # type: ignore[arg-type]
+    elif damage == "legacy":  # another (older) format version
+        struct.pack_into("<I", data, 8, version - 1)
+        path.write_bytes(bytes(data))
     else:
         DAMAGE[damage](path)
     assert md5(path) != good
@@ -111,7 +113,7 @@ def test_lucene_index_any_flipped_byte_never_gives_other_results(
 ) -> None:
     corpus, queries = tiny_data
     _, fresh = lucene_run(tmp_path, corpus, queries)
-    (path,) = (tmp_path / "lucene-bm25").glob("*.npz")
+    (path,) = (tmp_path / "lucene-bm25").glob("*.idx")
     good = path.read_bytes()
     rng = random.Random(0)
     for at in [0.0, 0.01, 0.99, 1.0, *(rng.random() for _ in range(40))]:
@@ -126,7 +128,7 @@ def test_bm25_lucene_exact_uses_the_checked_index(tiny_data: tuple[Corpus, Queri
     first = BM25Retriever()
     first.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
     fresh = first.search(queries, 10)
-    (path,) = (tmp_path / "lucene-bm25").glob("*.npz")
+    (path,) = (tmp_path / "lucene-bm25").glob("*.idx")
     flip(path)
     again = BM25Retriever()
     again.index(corpus, IndexContext("tiny", cache_dir=tmp_path))
@@ -138,7 +140,7 @@ def test_lucene_disk_full_keeps_the_previous_entry(
 ) -> None:
     corpus, _ = tiny_data
     r, _ = lucene_run(tmp_path, corpus, {})
-    (path,) = (tmp_path / "lucene-bm25").glob("*.npz")
+    (path,) = (tmp_path / "lucene-bm25").glob("*.idx")
     good = md5(path)
     index = LuceneIndex.load(path)
     assert index is not None
@@ -153,7 +155,8 @@ def test_lucene_disk_full_keeps_the_previous_entry(
     assert str(path) in message and "No space left on device" in message and "BEIRCTL_CACHE_DIR" in message
     assert "\n" not in message
     assert md5(path) == good
-    assert sorted(p.name for p in path.parent.iterdir()) == [".lock", path.name]  # no temp file left
+    # no temp file left; the stamp of the verified file stays
+    assert sorted(p.name for p in path.parent.iterdir()) == [".lock", path.name, f"{path.name}.verified"]
     monkeypatch.undo()
     assert LuceneIndex.load(path) is not None
 
@@ -168,7 +171,7 @@ def test_lucene_read_only_cache_is_one_line(
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    with pytest.raises(BeirctlError, match=r"lucene-bm25/[0-9a-f]{24}\.npz: .*Read-only file system.*writable"):
+    with pytest.raises(BeirctlError, match=r"lucene-bm25/[0-9a-f]{24}\.idx: .*Read-only file system.*writable"):
         LuceneBM25Retriever().index(corpus, IndexContext("tiny", cache_dir=tmp_path))
 
 
@@ -192,7 +195,7 @@ def test_killed_writes_are_swept_but_nothing_else(tiny_data: tuple[Corpus, Queri
     corpus, queries = tiny_data
     lucene_run(tmp_path, corpus, queries)
     folder = tmp_path / "lucene-bm25"
-    (path,) = folder.glob("*.npz")
+    (path,) = folder.glob("*.idx")
     temp = folder / f".{path.name}.k1ll3d_x.tmp"
     temp.write_bytes(b"half an index")
     kept = [folder / "notes.txt", folder / ".notes.tmp", folder / f".{path.name}.k1ll3d_x.tmp.bak"]

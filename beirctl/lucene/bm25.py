@@ -22,10 +22,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from beirctl.lucene import native
 from beirctl.lucene.index import FieldIndex, LuceneIndex, byte4_to_int
+
+if TYPE_CHECKING:
+    from beirctl.lucene import _search
 
 _F32 = np.float32
 
@@ -43,7 +49,8 @@ def _norm_cache(k1: float, b: float, avgdl: np.float32) -> np.ndarray:
 
 
 class _FieldScorer:
-    """Precomputed ``freq * normInverse`` per posting and idf per term for one field."""
+    """One field's idf per term and norm cache; ``tfn`` (float32 ``freq * normInverse`` per
+    posting, for the exhaustive path) is computed on first use only."""
 
     def __init__(self, f: FieldIndex, k1: float, b: float, weight: float, n_docs: int) -> None:
         self.field = f
@@ -51,25 +58,42 @@ class _FieldScorer:
         self.weight = _F32(weight)
         doc_count = f.doc_count
         avgdl = _F32(f.sum_ttf / doc_count) if doc_count else _F32(1)
-        norm_inverse = _norm_cache(k1, b, avgdl)[f.norms]
-        # float32 tf * normInverse per posting, computed in place (no postings-sized temporaries)
-        self.tfn = norm_inverse[f.docs]
-        np.multiply(self.tfn, f.tfs, out=self.tfn, dtype=np.float32, casting="unsafe")
+        self.cache = _norm_cache(k1, b, avgdl)
+        self.norms = np.ascontiguousarray(f.norms, dtype=np.uint8)
         self.idf = _idf(f.doc_freq(), doc_count)
+        self._tfn: np.ndarray | None = None
 
-    def clauses(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray] | None:
-        """(document, float32 clause score) of every posting of the query's terms in this field,
-        clause after clause in query order; None if no term occurs in the field."""
-        f = self.field
-        vocab = f.vocab
+    @property
+    def tfn(self) -> np.ndarray:
+        if self._tfn is None:
+            f = self.field
+            # float32 tf * normInverse per posting, computed in place (no postings-sized temporaries)
+            tfn = self.cache[self.norms][f.docs]
+            np.multiply(tfn, f.tfs, out=tfn, dtype=np.float32, casting="unsafe")
+            self._tfn = tfn
+        return self._tfn
+
+    def weights(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(term ids, float32 clause weights ``field weight * count * idf``) of the query's terms
+        in this field, in query order; None if no term occurs in the field."""
+        vocab = self.field.vocab
         hits = [(t, c) for t, c in ((vocab.get(term), c) for term, c in counts.items()) if t is not None]
         if not hits:
             return None
         terms = np.fromiter((t for t, _ in hits), dtype=np.int64, count=len(hits))
         boosts = np.fromiter((c for _, c in hits), dtype=np.float32, count=len(hits))
-        w = (self.weight * boosts).astype(np.float32) * self.idf[terms]
+        return terms, (self.weight * boosts).astype(np.float32) * self.idf[terms]
+
+    def clauses(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(document, float32 clause score) of every posting of the query's terms in this field,
+        clause after clause in query order; None if no term occurs in the field."""
+        found = self.weights(counts)
+        if found is None:
+            return None
+        terms, w = found
+        f = self.field
         lo, hi = f.indptr[terms], f.indptr[terms + 1]
-        if len(hits) == 1:
+        if len(terms) == 1:
             sl = slice(int(lo[0]), int(hi[0]))
             docs, tfn, wp = f.docs[sl], self.tfn[sl], w[0]
         else:  # the postings of all the terms, one after the other
@@ -101,6 +125,7 @@ class BM25Searcher:
         k1: float = 0.9,
         b: float = 0.4,
         field_weights: Mapping[str, float] | None = None,
+        exhaustive: bool = False,
     ) -> None:
         weights = dict(field_weights or {})
         self.index = index
@@ -112,6 +137,7 @@ class BM25Searcher:
         self.by_rank = np.asarray(order, dtype=np.int64)
         self.id_rank = np.empty(n, dtype=np.uint64)
         self.id_rank[order] = np.arange(n, dtype=np.uint64)
+        self.pruned = _pruned_searcher(self.scorers, self.id_rank, n) if not exhaustive else None
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """float32 Lucene scores of every document; 0 where no query term matches."""
@@ -137,7 +163,36 @@ class BM25Searcher:
         return summed
 
     def search(self, query_terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (doc indices, float32 scores) in Lucene/Anserini order.
+        """Top ``k`` (doc indices, float32 scores) in Lucene/Anserini order: score descending,
+        then doc id ascending. By the compiled pruned search where :attr:`pruned` is set, else
+        by :meth:`search_exhaustive`; both give the same arrays."""
+        if self.pruned is None:
+            return self.search_exhaustive(query_terms, k)
+        counts = Counter(query_terms)
+        fields, terms, weights = [], [], []
+        for i, scorer in enumerate(self.scorers):
+            found = scorer.weights(counts)
+            if found is not None:
+                fields.append(np.full(len(found[0]), i, dtype=np.int32))
+                terms.append(found[0])
+                weights.append(found[1])
+        if not terms or k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        docs, scores = self.pruned.search(np.concatenate(fields), np.concatenate(terms), np.concatenate(weights), k)
+        return np.frombuffer(docs, dtype=np.int64), np.frombuffer(scores, dtype=np.float32)
+
+    def search_many(
+        self, queries: Sequence[Sequence[str]], k: int, threads: int = 2
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`search` of each query, in order; the pruned search runs on ``threads`` threads
+        (it releases the GIL)."""
+        if self.pruned is None or threads <= 1 or len(queries) < 2:
+            return [self.search(q, k) for q in queries]
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(lambda q: self.search(q, k), queries))
+
+    def search_exhaustive(self, query_terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` by scoring every document (:meth:`scores`).
 
         The order (score descending, then doc id ascending) is that of one uint64 key per
         matching document: the complemented bits of its positive float32 score (which order as
@@ -155,6 +210,17 @@ class BM25Searcher:
         docs = self.by_rank[(keys & np.uint64(0xFFFFFFFF)).astype(np.int64)]
         top = ((keys >> np.uint64(32)).astype(np.uint32) ^ np.uint32(0xFFFFFFFF)).view(np.float32)
         return docs, top
+
+
+def _pruned_searcher(scorers: Sequence[_FieldScorer], id_rank: np.ndarray, n_docs: int) -> _search.Searcher | None:
+    """The compiled pruned search over these fields; None where it is not built, turned off
+    (``BEIRCTL_NATIVE=0``), or a field weight is not positive (its bounds assume clauses >= 0)."""
+    module = native.search_module()
+    if module is None or not all(s.weight > 0 and np.isfinite(s.weight) for s in scorers):
+        return None
+    fields = [(s.field.indptr, s.field.docs, s.field.tfs, s.norms, s.cache) for s in scorers]
+    searcher: _search.Searcher = module.Searcher(fields, id_rank, n_docs)
+    return searcher
 
 
 def anserini_tie_adjust(scores: np.ndarray) -> np.ndarray:

@@ -80,6 +80,18 @@ _CLASS_TABLE = bytearray([_S_UNKNOWN]) * 0x110000
 _CLASS_TABLE[:128] = bytes(_scan_class(c) for c in range(128))
 
 
+def search_module() -> ModuleType | None:
+    """The compiled pruned BM25 search (``beirctl.lucene._search``); None where it is not built
+    or ``BEIRCTL_NATIVE`` turns it off (lucene-exact then scores every document: same results)."""
+    if DISABLED_BY_ENV:
+        return None
+    try:
+        from beirctl.lucene import _search
+    except ImportError:
+        return None
+    return _search
+
+
 def compiled() -> bool:
     """Whether the compiled scanner is in use (else the pure-Python tokenizer, same tokens)."""
     return _scan is not None

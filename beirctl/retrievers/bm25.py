@@ -16,10 +16,10 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from beirctl.atomic import (
     cache_lock,
@@ -30,6 +30,7 @@ from beirctl.atomic import (
     read_checked_json,
     write_checked_json,
 )
+from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, Run
 from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
 from beirctl.types import Corpus, Queries
@@ -48,9 +49,22 @@ class BM25Params(TokenizerParams):
         description="lucene-exact: Lucene/Anserini exactly (own English analyzer); others: bm25s variants",
     )
     delta: float = Field(0.5, description="delta of bm25l / bm25+")
+    exhaustive: bool = Field(
+        False, description="lucene-exact: score every document instead of the pruned top-k search (same run files)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # As lucene-bm25's: exhaustive: false stays out of keys (stored results still match).
+        data: dict[str, Any] = handler(self)
+        if not self.exhaustive:
+            data.pop("exhaustive", None)
+        return data
 
     @model_validator(mode="after")
     def _analyzer_options(self) -> BM25Params:
+        if self.exhaustive and self.method != "lucene-exact":
+            raise ValueError("exhaustive: applies to method lucene-exact (the bm25s methods score every document)")
         if self.method == "lucene-exact":
             defaults = {"stemmer": "porter", "stopwords": "lucene"}
             clash = [k for k, v in defaults.items() if getattr(self, k) != v]
@@ -64,7 +78,10 @@ class BM25Params(TokenizerParams):
 
 class BM25Retriever(Retriever[BM25Params]):
     name = "bm25"
-    description = "BM25 on bm25s (in-process, numpy); index cached on disk"
+    description = (
+        "BM25, by default lucene-exact: Lucene/Anserini's BM25 and English analyzer in-process "
+        "(method: lucene, robertson, ... for bm25s variants); index cached on disk"
+    )
     Params = BM25Params
 
     def __init__(self, params: BM25Params | None = None) -> None:
@@ -92,6 +109,7 @@ class BM25Retriever(Retriever[BM25Params]):
                 fields=self.params.fields,
                 title_weight=self.params.title_weight,
                 text_weight=self.params.text_weight,
+                exhaustive=self.params.exhaustive,
             )
             self.lucene = LuceneBM25Retriever(params)
             self.lucene.index(corpus, ctx)
@@ -106,12 +124,14 @@ class BM25Retriever(Retriever[BM25Params]):
                 return
             self.doc_ids = list(corpus)
             self.fields = {}
-            for field, texts in field_texts(corpus, self.params.fields).items():
-                model = bm25s.BM25(
-                    k1=self.params.k1, b=self.params.b, delta=self.params.delta, method=self.params.method
-                )
-                model.index(tokenize(texts, self.params), show_progress=False)
-                self.fields[field] = model
+            with track("indexing", len(corpus), "docs") as advance:
+                for field, texts in field_texts(corpus, self.params.fields).items():
+                    model = bm25s.BM25(
+                        k1=self.params.k1, b=self.params.b, delta=self.params.delta, method=self.params.method
+                    )
+                    model.index(tokenize(texts, self.params), show_progress=False)
+                    self.fields[field] = model
+                advance(len(corpus))
             if path is not None:
                 self._save(path)
 
@@ -175,12 +195,14 @@ class BM25Retriever(Retriever[BM25Params]):
         tokens = tokenize([queries[q] for q in qids], self.params)
         weights = self._weights()
         run: Run = {}
-        for qid, toks in zip(qids, tokens):
-            scores: np.ndarray | None = None
-            for field, model in self.fields.items():
-                s = model.get_scores(toks) * weights[field]  # type: ignore[attr-defined]
-                scores = s if scores is None else scores + s
-            assert scores is not None
-            idx, vals = top_k(scores, k)
-            run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(idx.tolist(), vals.tolist())]
+        with track("searching", len(qids), "queries") as advance:
+            for qid, toks in zip(qids, tokens):
+                scores: np.ndarray | None = None
+                for field, model in self.fields.items():
+                    s = model.get_scores(toks) * weights[field]  # type: ignore[attr-defined]
+                    scores = s if scores is None else scores + s
+                assert scores is not None
+                idx, vals = top_k(scores, k)
+                run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(idx.tolist(), vals.tolist())]
+                advance(1)
         return run

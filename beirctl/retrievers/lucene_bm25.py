@@ -5,23 +5,27 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
-from beirctl.atomic import cache_lock
+from beirctl.atomic import cache_lock, discard
 from beirctl.datasets.stream import iter_chunks
 from beirctl.lucene.analyzer import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
 from beirctl.lucene.index import LuceneIndex
+from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
 from beirctl.types import Corpus, Queries
 
 # Documents analyzed at a time when indexing: bounds the memory of analysis on large corpora
 # (a corpus this size or smaller is one chunk, exactly as before chunking existed).
 INDEX_CHUNK_DOCS = 100_000
+# Threads of the pruned search (the compiled search releases the GIL); results do not depend on it.
+SEARCH_THREADS = 2
 
 
 class LuceneBM25Params(RetrieverParams):
@@ -38,6 +42,20 @@ class LuceneBM25Params(RetrieverParams):
         description="round scores to 4 decimals and separate ties by 1e-6 as Anserini does, so any "
         "evaluator sees Lucene's order; false: raw float32 Lucene scores",
     )
+    exhaustive: bool = Field(
+        default=False,
+        description="score every document instead of the pruned top-k search (identical run files; slower)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # exhaustive: false is left out so that keys of results stored before it existed still
+        # match (its run files are the same); exhaustive: true joins them, so a run asked to
+        # check the pruned search is searched again rather than reused.
+        data: dict[str, Any] = handler(self)
+        if not self.exhaustive:
+            data.pop("exhaustive", None)
+        return data
 
 
 class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
@@ -56,33 +74,47 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
         # Only the analysis and field layout shape the index; k1, b and weights apply at search.
         # "v1" stays: a file of another format is rebuilt in place (LuceneIndex.load).
         key = hashlib.sha256(f"{self.name}|v1|{corpus_id}|{self.params.fields}".encode()).hexdigest()[:24]
-        return cache_dir / "lucene-bm25" / f"{key}.npz"
+        return cache_dir / "lucene-bm25" / f"{key}.idx"
 
     def index(self, corpus: Corpus, ctx: IndexContext) -> None:
         path = self._cache_path(ctx.cache_dir, ctx.corpus_id)
         with cache_lock(path.parent) if path is not None else contextlib.nullcontext():
+            if path is not None:  # format 2 (an .npz beside it): older, deleted
+                discard([path.with_suffix(".npz")], None)
             index = LuceneIndex.load(path) if path is not None else None
             self.loaded_from_cache = index is not None
             if index is None:
-                chunks = (
-                    ([i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk])
-                    for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS)
-                )
-                index = LuceneIndex.build_chunks(chunks, self.params.fields)
+                with track("indexing", len(corpus), "docs") as advance:
+
+                    def chunks() -> Iterator[tuple[list[str], list[str], list[str]]]:
+                        for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS):
+                            yield [i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk]
+                            advance(len(chunk))  # resumed when the index asks for the next chunk
+
+                    index = LuceneIndex.build_chunks(chunks(), self.params.fields)
                 if path is not None:
                     index.save(path)
+                    # Search the saved file's read-only mapping: the built arrays' memory is freed,
+                    # and the postings' pages are the page cache's, shared with forked workers.
+                    index = LuceneIndex.load(path) or index
         weights = {
             "contents": self.params.text_weight if self.params.fields == "multifield" else 1.0,
             "title": self.params.title_weight,
         }
-        self.searcher = BM25Searcher(index, k1=self.params.k1, b=self.params.b, field_weights=weights)
+        self.searcher = BM25Searcher(
+            index, k1=self.params.k1, b=self.params.b, field_weights=weights, exhaustive=self.params.exhaustive
+        )
 
     def search(self, queries: Queries, k: int) -> Run:
         if self.searcher is None:
             raise RuntimeError("index() must be called before search()")
         doc_ids = np.asarray(self.searcher.index.doc_ids, dtype=object)
         qids = list(queries)
-        hits = [self.searcher.search(self.analyzer.analyze(queries[q]), k) for q in qids]
+        with track("searching", len(qids), "queries") as advance:
+            hits = self.searcher.search_many(
+                [self.analyzer.analyze(queries[q]) for q in qids], k, threads=SEARCH_THREADS
+            )
+            advance(len(qids))
         scores = [s for _, s in hits]
         if self.params.anserini_scores:
             scores = anserini_tie_adjust_many(scores)

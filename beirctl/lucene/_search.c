@@ -1,0 +1,691 @@
+/*
+ * beirctl.lucene._search: exact top-k BM25 by dynamic pruning (block-max MaxScore), compiled.
+ *
+ * It returns exactly what BM25Searcher's exhaustive path returns (beirctl/lucene/bm25.py): the
+ * same float32 Lucene scores, computed the same way (clause = w - w / (1f + tf * cache[norm]) in
+ * float32; a field's clauses summed in a double in query order, then rounded to float; fields
+ * summed in a double in field order, then rounded), ranked by score descending then by the rank
+ * of the document's id, and only documents scoring above 0.
+ *
+ * Pruning. Clause scores only grow with tf * cache[norm] (every float32 operation is monotone),
+ * so the clause at a term's largest tf * cache[norm] bounds all of its clauses; the same over 128
+ * postings bounds a block. A document is dropped only where a bound of its score is below the
+ * current k-th score (theta) with a relative margin MARGIN: the bound is a double sum of clause
+ * scores and upper bounds, in any order, while the exact score is a double sum in another order,
+ * rounded to float once per field and once overall; each of those differs from the real sum by
+ * far less than 1e-6 relative (a double sum of n terms by n * 2^-53, a float rounding by 2^-24),
+ * so bound * (1 + 1e-6) < theta proves that the exact score is below theta. A document scoring
+ * exactly theta is never dropped (it enters when its id ranks first).
+ *
+ * Traversal (MaxScore, document at a time): clauses sorted by bound; the longest prefix whose
+ * bounds sum below theta is "non-essential" (a document only in those lists cannot enter), so
+ * candidates come from the other lists, and non-essential lists are probed (highest bound first,
+ * by binary search inside the 128-posting block that may hold the document) only while the
+ * candidate's score plus the remaining bounds, the probed list's block bound in place of its term
+ * bound, can still reach theta. theta starts from the k-th largest lower bound of the documents
+ * in the highest-bound lists (a safe start: k documents score at least that), then follows the heap.
+ *
+ * Upper bounds are computed per term when a query first uses it (holding the GIL, so threads
+ * never write them concurrently); a search itself releases the GIL. Postings are read where they
+ * lie (read-only buffers are fine: nothing is written into them): indptr int64, docs int32
+ * ascending within a term, tfs any 1, 2, 4 or 8-byte integer type, norms uint8 per document.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 128
+#define END_DOC INT32_MAX
+#define MARGIN (1.0 + 1e-6)
+#define LOWER (1.0 - 1e-6)
+
+typedef struct {
+    Py_buffer indptr_v, docs_v, tfs_v, norms_v;
+    const int64_t *indptr;
+    const int32_t *docs;
+    const char *tfs;
+    int tf_size, tf_signed;
+    const uint8_t *norms;
+    float cache[256];
+    Py_ssize_t nterms, nposts;
+    float *term_max; /* max tf * cache[norm] per term; -1: not computed yet */
+    float *block_max; /* per term, per block of BLOCK postings, from block_offset(term) */
+} Field;
+
+typedef struct {
+    PyObject_HEAD
+    Field *fields;
+    Py_ssize_t nfields, ndocs;
+    Py_buffer rank_v;
+    const uint64_t *rank;
+} Searcher;
+
+static inline int64_t tf_at(const Field *f, int64_t p) {
+    switch (f->tf_size) {
+    case 1:
+        return f->tf_signed ? ((const int8_t *)f->tfs)[p] : ((const uint8_t *)f->tfs)[p];
+    case 2:
+        return f->tf_signed ? ((const int16_t *)f->tfs)[p] : ((const uint16_t *)f->tfs)[p];
+    case 4:
+        return f->tf_signed ? (int64_t)((const int32_t *)f->tfs)[p] : (int64_t)((const uint32_t *)f->tfs)[p];
+    default:
+        return ((const int64_t *)f->tfs)[p];
+    }
+}
+
+/* tf * normInverse of a posting, as numpy computes it: float32(tf) * float32 cache entry. */
+static inline float tfn_at(const Field *f, int64_t p) {
+    return (float)tf_at(f, p) * f->cache[f->norms[f->docs[p]]];
+}
+
+static inline float clause(float w, float tfn) { return w - w / (1.0f + tfn); }
+
+static inline int64_t block_offset(const Field *f, int64_t term) { return f->indptr[term] / BLOCK + term; }
+
+/* Upper bounds of one term (first use): also checks its doc ids (in range, ascending). */
+static int prepare_term(Searcher *s, Field *f, int64_t t) {
+    int64_t lo = f->indptr[t], hi = f->indptr[t + 1];
+    if (lo < 0 || hi < lo || hi > f->nposts) {
+        PyErr_Format(PyExc_ValueError, "index postings of term %lld out of range", (long long)t);
+        return -1;
+    }
+    float *bm = f->block_max + block_offset(f, t);
+    float tmax = 0.0f;
+    int32_t prev = -1;
+    for (int64_t b = lo; b < hi; b += BLOCK) {
+        int64_t e = b + BLOCK < hi ? b + BLOCK : hi;
+        float m = 0.0f;
+        for (int64_t p = b; p < e; p++) {
+            int32_t d = f->docs[p];
+            if (d <= prev || d >= s->ndocs || tf_at(f, p) < 0) {
+                PyErr_Format(PyExc_ValueError, "index postings of term %lld are not valid", (long long)t);
+                return -1;
+            }
+            prev = d;
+            float x = tfn_at(f, p);
+            if (x > m)
+                m = x;
+        }
+        *bm++ = m;
+        if (m > tmax)
+            tmax = m;
+    }
+    f->term_max[t] = tmax;
+    return 0;
+}
+
+typedef struct {
+    const Field *f;
+    int64_t pos, end, start, blk, nblk;
+    const float *bmax;
+    float w, ub;
+    int clause;
+    int64_t ub_blk; /* the block whose clause bound is ub_val (-1: none yet) */
+    double ub_val;
+} Cursor;
+
+typedef struct {
+    float score;
+    int32_t doc;
+    uint64_t rank;
+} Hit;
+
+/* a ranks below b: lower score, or the same score and a later id */
+static inline int worse(const Hit *a, const Hit *b) {
+    return a->score < b->score || (a->score == b->score && a->rank > b->rank);
+}
+
+static void sift_down(Hit *h, Py_ssize_t n, Py_ssize_t i) {
+    for (;;) {
+        Py_ssize_t l = 2 * i + 1, m = i;
+        if (l < n && worse(&h[l], &h[m]))
+            m = l;
+        if (l + 1 < n && worse(&h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        Hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void sift_up(Hit *h, Py_ssize_t i) {
+    while (i > 0) {
+        Py_ssize_t p = (i - 1) / 2;
+        if (!worse(&h[i], &h[p]))
+            return;
+        Hit t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+static int better_first(const void *x, const void *y) {
+    const Hit *a = x, *b = y;
+    return worse(b, a) ? -1 : worse(a, b) ? 1 : 0;
+}
+
+static inline int32_t cur_doc(const Cursor *c) { return c->pos < c->end ? c->f->docs[c->pos] : END_DOC; }
+
+/* The block of c that holds doc d if any posting does (the first whose last doc is >= d); false
+ * when every posting of c is below d. */
+static inline int seek_block(Cursor *c, int32_t d) {
+    while (c->blk < c->nblk) {
+        int64_t last = c->start + (c->blk + 1) * BLOCK;
+        if (last > c->end)
+            last = c->end;
+        if (c->f->docs[last - 1] >= d)
+            return 1;
+        c->blk++;
+    }
+    return 0;
+}
+
+/* The clause bound of c's current block. */
+static inline double block_ub(Cursor *c) {
+    if (c->ub_blk != c->blk) {
+        c->ub_val = clause(c->w, c->bmax[c->blk]);
+        c->ub_blk = c->blk;
+    }
+    return c->ub_val;
+}
+
+/* Move c to its first posting >= d, within its current block (seek_block found it). */
+static inline void seek_in_block(Cursor *c, int32_t d) {
+    int64_t lo = c->start + c->blk * BLOCK;
+    if (lo < c->pos)
+        lo = c->pos;
+    int64_t hi = c->start + (c->blk + 1) * BLOCK;
+    if (hi > c->end)
+        hi = c->end;
+    const int32_t *docs = c->f->docs;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (docs[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    c->pos = lo;
+}
+
+typedef struct {
+    Py_ssize_t nc, k;
+    Cursor *cur;
+    int *order;   /* cursors by upper bound, ascending */
+    double *pref; /* prefix sums of their upper bounds */
+    float *val;   /* clause scores of the current document, by clause */
+    char *present;
+    const int *cfield; /* field of each clause */
+    double *bub;  /* block upper bounds of the non-essential cursors at the current document */
+    Hit *heap;
+    Py_ssize_t nheap;
+} Query;
+
+static inline float exact_score(const Query *q) {
+    double total = 0.0, acc = 0.0;
+    int field = q->cfield[0];
+    for (Py_ssize_t j = 0; j < q->nc; j++) {
+        if (q->cfield[j] != field) {
+            total += (double)(float)acc;
+            acc = 0.0;
+            field = q->cfield[j];
+        }
+        if (q->present[j])
+            acc += (double)q->val[j];
+    }
+    total += (double)(float)acc;
+    return (float)total;
+}
+
+/* Each document of the postings of cursors sel[0..ns) with the sum of its clause scores in those
+ * lists: a lower bound of its score (summed in any order: LOWER absorbs the difference), merged
+ * list after list through tmp_d/tmp_lb. Returns how many documents, in docs/lb (ascending). */
+static Py_ssize_t union_scores(Query *q, const int *sel, Py_ssize_t ns, int32_t *docs, double *lb, int32_t *tmp_d,
+                               double *tmp_lb) {
+    Py_ssize_t m = 0;
+    for (Py_ssize_t s = 0; s < ns; s++) {
+        const Cursor *c = &q->cur[sel[s]];
+        Py_ssize_t i = 0, out = 0;
+        for (int64_t p = c->start; p < c->end; p++) {
+            int32_t d = c->f->docs[p];
+            while (i < m && docs[i] < d) {
+                tmp_d[out] = docs[i];
+                tmp_lb[out++] = lb[i++];
+            }
+            double v = clause(c->w, tfn_at(c->f, p));
+            if (i < m && docs[i] == d)
+                v += lb[i++];
+            tmp_d[out] = d;
+            tmp_lb[out++] = v;
+        }
+        while (i < m) {
+            tmp_d[out] = docs[i];
+            tmp_lb[out++] = lb[i++];
+        }
+        m = out;
+        memcpy(docs, tmp_d, sizeof(int32_t) * (size_t)m);
+        memcpy(lb, tmp_lb, sizeof(double) * (size_t)m);
+    }
+    return m;
+}
+
+/* The k-th largest of a[0..n) (k <= n), reordering a: quickselect. */
+static double kth_largest(double *a, Py_ssize_t n, Py_ssize_t k) {
+    Py_ssize_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] > pivot)
+                i++;
+            while (a[j] < pivot)
+                j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            break;
+    }
+    return a[want];
+}
+
+/* A safe starting threshold: the k-th largest lower bound of the scores of the documents of the
+ * highest-bound cursors (as many as hold k documents, within a budget of postings); 0 if none. */
+#define FIRST_LIST_CAP ((int64_t)1 << 21)
+static double initial_threshold(Query *q) {
+    Py_ssize_t n = q->nc, k = q->k, total = 0, ns = 0;
+    int64_t budget = 8 * (int64_t)k + 4096;
+    int *sel = malloc(sizeof(int) * (size_t)n);
+    if (!sel)
+        return 0.0;
+    for (Py_ssize_t i = n - 1; i >= 0 && total < k; i--) {
+        const Cursor *c = &q->cur[q->order[i]];
+        /* the first list whatever its length (up to a cap): it is essential, so read anyway */
+        if (total + (c->end - c->start) > (ns ? budget : FIRST_LIST_CAP))
+            break;
+        sel[ns++] = q->order[i];
+        total += c->end - c->start;
+    }
+    double theta = 0.0;
+    if (ns > 0 && total >= k) {
+        int32_t *docs = malloc(sizeof(int32_t) * (size_t)total * 2);
+        double *lb = malloc(sizeof(double) * (size_t)total * 2);
+        if (docs && lb) {
+            Py_ssize_t m = union_scores(q, sel, ns, docs, lb, docs + total, lb + total);
+            if (m >= k)
+                theta = kth_largest(lb, m, k) * LOWER;
+        }
+        free(docs);
+        free(lb);
+    }
+    free(sel);
+    return theta;
+}
+
+static void run_query(Query *q, const uint64_t *rank) {
+    Py_ssize_t n = q->nc, ne = 0, k = q->k;
+    /* Documents scoring below theta cannot be among the top k: first the initial threshold, then
+     * (once larger) the k-th score of the heap. */
+    double theta = initial_threshold(q);
+    while (ne < n && q->pref[ne] * MARGIN < theta)
+        ne++;
+    for (;;) {
+        int32_t d = END_DOC;
+        for (Py_ssize_t i = ne; i < n; i++) {
+            int32_t x = cur_doc(&q->cur[q->order[i]]);
+            if (x < d)
+                d = x;
+        }
+        if (d == END_DOC)
+            break;
+        double rest = ne > 0 ? q->pref[ne - 1] : 0.0; /* bound of the non-essential clauses */
+        double est = 0.0;
+        for (Py_ssize_t i = ne; i < n; i++) {
+            Cursor *c = &q->cur[q->order[i]];
+            if (c->pos < c->end && c->f->docs[c->pos] == d) {
+                float v = clause(c->w, tfn_at(c->f, c->pos));
+                q->val[c->clause] = v;
+                q->present[c->clause] = 1;
+                est += v;
+                c->pos++;
+            }
+        }
+        int keep = !(theta > 0.0 && (est + rest) * MARGIN < theta);
+        for (Py_ssize_t i = ne - 1; keep && i >= 0; i--) {
+            Cursor *c = &q->cur[q->order[i]];
+            rest -= c->ub;
+            if (!seek_block(c, d))
+                continue;
+            if ((est + rest + block_ub(c)) * MARGIN < theta) {
+                keep = 0;
+                break;
+            }
+            seek_in_block(c, d);
+            if (c->pos < c->end && c->f->docs[c->pos] == d) {
+                float v = clause(c->w, tfn_at(c->f, c->pos));
+                q->val[c->clause] = v;
+                q->present[c->clause] = 1;
+                est += v;
+            }
+            if ((est + rest) * MARGIN < theta)
+                keep = 0;
+        }
+        if (keep) {
+            Hit h = {exact_score(q), d, rank[d]};
+            if (h.score > 0.0f) {
+                if (q->nheap < k) {
+                    q->heap[q->nheap++] = h;
+                    sift_up(q->heap, q->nheap - 1);
+                } else if (worse(&q->heap[0], &h)) {
+                    q->heap[0] = h;
+                    sift_down(q->heap, q->nheap, 0);
+                }
+                if (q->nheap == k && (double)q->heap[0].score > theta) {
+                    theta = (double)q->heap[0].score;
+                    while (ne < n && q->pref[ne] * MARGIN < theta)
+                        ne++;
+                }
+            }
+        }
+        memset(q->present, 0, (size_t)n);
+    }
+}
+
+static int get_buffer(PyObject *obj, Py_buffer *view, int writable) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0)
+        return -1;
+    if (view->ndim > 1) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "expected a one-dimensional array");
+        return -1;
+    }
+    return 0;
+}
+
+/* The integer kind of a buffer format ("<i", "=I", "q", ...): size and signedness. */
+static int int_format(const Py_buffer *v, int *size, int *is_signed) {
+    const char *fmt = v->format ? v->format : "B";
+    if (*fmt == '<' || *fmt == '=' || *fmt == '@' || *fmt == '!')
+        fmt++;
+    if (!*fmt || fmt[1])
+        return -1;
+    const char *sig = strchr("bhilq", *fmt), *uns = strchr("BHILQ", *fmt);
+    if (!sig && !uns)
+        return -1;
+    *size = (int)v->itemsize;
+    *is_signed = sig != NULL;
+    return (*size == 1 || *size == 2 || *size == 4 || *size == 8) ? 0 : -1;
+}
+
+static void field_clear(Field *f) {
+    if (f->indptr_v.obj)
+        PyBuffer_Release(&f->indptr_v);
+    if (f->docs_v.obj)
+        PyBuffer_Release(&f->docs_v);
+    if (f->tfs_v.obj)
+        PyBuffer_Release(&f->tfs_v);
+    if (f->norms_v.obj)
+        PyBuffer_Release(&f->norms_v);
+    free(f->term_max);
+    free(f->block_max);
+    memset(f, 0, sizeof(*f));
+}
+
+static void searcher_dealloc(Searcher *s) {
+    for (Py_ssize_t i = 0; i < s->nfields; i++)
+        field_clear(&s->fields[i]);
+    PyMem_Free(s->fields);
+    if (s->rank_v.obj)
+        PyBuffer_Release(&s->rank_v);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static int expect_int(const Py_buffer *v, int size, const char *what) {
+    int sz, sg;
+    if (int_format(v, &sz, &sg) < 0 || sz != size) {
+        PyErr_Format(PyExc_TypeError, "%s: expected %d-byte integers", what, size);
+        return -1;
+    }
+    return 0;
+}
+
+static int field_init(Field *f, PyObject *spec, Py_ssize_t ndocs) {
+    PyObject *indptr, *docs, *tfs, *norms, *cache;
+    if (!PyArg_ParseTuple(spec, "OOOOO", &indptr, &docs, &tfs, &norms, &cache))
+        return -1;
+    if (get_buffer(indptr, &f->indptr_v, 0) < 0 || get_buffer(docs, &f->docs_v, 0) < 0 ||
+        get_buffer(tfs, &f->tfs_v, 0) < 0 || get_buffer(norms, &f->norms_v, 0) < 0)
+        return -1;
+    if (expect_int(&f->indptr_v, 8, "indptr") < 0 || expect_int(&f->docs_v, 4, "docs") < 0 ||
+        expect_int(&f->norms_v, 1, "norms") < 0)
+        return -1;
+    if (int_format(&f->tfs_v, &f->tf_size, &f->tf_signed) < 0) {
+        PyErr_SetString(PyExc_TypeError, "tfs: expected an integer array");
+        return -1;
+    }
+    Py_buffer cv;
+    if (get_buffer(cache, &cv, 0) < 0)
+        return -1;
+    int ok = cv.itemsize == 4 && cv.len == 256 * 4 && cv.format && strchr(cv.format, 'f');
+    if (ok)
+        memcpy(f->cache, cv.buf, sizeof(f->cache));
+    PyBuffer_Release(&cv);
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "cache: expected 256 float32");
+        return -1;
+    }
+    f->indptr = f->indptr_v.buf;
+    f->docs = f->docs_v.buf;
+    f->tfs = f->tfs_v.buf;
+    f->norms = f->norms_v.buf;
+    f->nterms = f->indptr_v.len / 8 - 1;
+    f->nposts = f->docs_v.len / 4;
+    if (f->nterms < 0 || f->tfs_v.len / f->tf_size != f->nposts || f->norms_v.len != ndocs ||
+        f->indptr[f->nterms] != f->nposts || f->nposts >= ((int64_t)1 << 40)) {
+        PyErr_SetString(PyExc_ValueError, "index arrays of inconsistent sizes");
+        return -1;
+    }
+    f->term_max = malloc(sizeof(float) * (size_t)(f->nterms + 1));
+    f->block_max = malloc(sizeof(float) * (size_t)(f->nposts / BLOCK + f->nterms + 1));
+    if (!f->term_max || !f->block_max) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t t = 0; t < f->nterms; t++)
+        f->term_max[t] = -1.0f;
+    return 0;
+}
+
+static PyObject *searcher_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    PyObject *fields, *rank;
+    Py_ssize_t ndocs;
+    static char *names[] = {"fields", "id_rank", "n_docs", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!On", names, &PyList_Type, &fields, &rank, &ndocs))
+        return NULL;
+    Searcher *s = (Searcher *)type->tp_alloc(type, 0);
+    if (!s)
+        return NULL;
+    s->ndocs = ndocs;
+    Py_ssize_t nf = PyList_GET_SIZE(fields);
+    s->fields = PyMem_Calloc((size_t)(nf ? nf : 1), sizeof(Field));
+    if (!s->fields) {
+        Py_DECREF(s);
+        return PyErr_NoMemory();
+    }
+    if (get_buffer(rank, &s->rank_v, 0) < 0 || expect_int(&s->rank_v, 8, "id_rank") < 0 ||
+        s->rank_v.len / 8 != ndocs || ndocs >= END_DOC) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "id_rank: one entry per document expected");
+        Py_DECREF(s);
+        return NULL;
+    }
+    s->rank = s->rank_v.buf;
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        s->nfields = i + 1;
+        if (field_init(&s->fields[i], PyList_GET_ITEM(fields, i), ndocs) < 0) {
+            Py_DECREF(s);
+            return NULL;
+        }
+    }
+    return (PyObject *)s;
+}
+
+/* search(fields: int32 buffer, terms: int64 buffer, weights: float32 buffer, k) -> (docs, scores):
+ * the clauses in scoring order (grouped by field, in field order; in query order within a
+ * field); docs: int64 document indices, scores: float32, as bytes, best first. */
+static PyObject *searcher_search(Searcher *s, PyObject *args) {
+    Py_buffer fv, tv, wv;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "y*y*y*n", &fv, &tv, &wv, &k))
+        return NULL;
+    PyObject *result = NULL;
+    int *cfield = NULL;
+    Query q;
+    memset(&q, 0, sizeof(q));
+    Py_ssize_t nc = tv.len / 8;
+    const int32_t *cf = fv.buf;
+    const int64_t *ct = tv.buf;
+    const float *cw = wv.buf;
+    if (fv.len != nc * 4 || wv.len != nc * 4 || k < 0) {
+        PyErr_SetString(PyExc_ValueError, "search: clause arrays of different lengths");
+        goto done;
+    }
+    if (k > s->ndocs)
+        k = s->ndocs;
+    q.nc = nc;
+    q.k = k;
+    q.cur = calloc((size_t)nc + 1, sizeof(Cursor));
+    q.order = calloc((size_t)nc + 1, sizeof(int));
+    q.pref = calloc((size_t)nc + 1, sizeof(double));
+    q.val = calloc((size_t)nc + 1, sizeof(float));
+    q.present = calloc((size_t)nc + 1, 1);
+    q.bub = calloc((size_t)nc + 1, sizeof(double));
+    cfield = calloc((size_t)nc + 1, sizeof(int));
+    q.cfield = cfield;
+    q.heap = malloc(sizeof(Hit) * (size_t)(k + 1));
+    if (!q.cur || !q.order || !q.pref || !q.val || !q.present || !q.bub || !cfield || !q.heap) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < nc; j++) {
+        if (cf[j] < 0 || cf[j] >= s->nfields || (j > 0 && cf[j] < cf[j - 1])) {
+            PyErr_SetString(PyExc_ValueError, "search: bad field order");
+            goto done;
+        }
+        Field *f = &s->fields[cf[j]];
+        int64_t t = ct[j];
+        if (t < 0 || t >= f->nterms || !(cw[j] > 0.0f) || cw[j] > 3.0e38f) {
+            PyErr_SetString(PyExc_ValueError, "search: term out of range or weight not positive");
+            goto done;
+        }
+        if (f->term_max[t] < 0.0f && prepare_term(s, f, t) < 0)
+            goto done;
+        Cursor *c = &q.cur[j];
+        c->f = f;
+        c->start = c->pos = f->indptr[t];
+        c->end = f->indptr[t + 1];
+        c->nblk = (c->end - c->start + BLOCK - 1) / BLOCK;
+        c->bmax = f->block_max + block_offset(f, t);
+        c->w = cw[j];
+        c->ub = clause(cw[j], f->term_max[t]);
+        c->clause = (int)j;
+        c->ub_blk = -1;
+        cfield[j] = cf[j];
+        q.order[j] = (int)j;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 1; i < nc; i++) { /* insertion sort by upper bound */
+        int x = q.order[i];
+        Py_ssize_t j = i;
+        while (j > 0 && q.cur[q.order[j - 1]].ub > q.cur[x].ub) {
+            q.order[j] = q.order[j - 1];
+            j--;
+        }
+        q.order[j] = x;
+    }
+    double sum = 0.0;
+    for (Py_ssize_t i = 0; i < nc; i++) {
+        sum += q.cur[q.order[i]].ub;
+        q.pref[i] = sum;
+    }
+    if (nc > 0 && k > 0)
+        run_query(&q, s->rank);
+    qsort(q.heap, (size_t)q.nheap, sizeof(Hit), better_first);
+    Py_END_ALLOW_THREADS;
+    PyObject *docs = PyBytes_FromStringAndSize(NULL, q.nheap * 8);
+    PyObject *scores = PyBytes_FromStringAndSize(NULL, q.nheap * 4);
+    if (docs && scores) {
+        int64_t *dp = (int64_t *)PyBytes_AS_STRING(docs);
+        float *sp = (float *)PyBytes_AS_STRING(scores);
+        for (Py_ssize_t i = 0; i < q.nheap; i++) {
+            dp[i] = q.heap[i].doc;
+            sp[i] = q.heap[i].score;
+        }
+        result = PyTuple_Pack(2, docs, scores);
+    }
+    Py_XDECREF(docs);
+    Py_XDECREF(scores);
+done:
+    free(q.cur);
+    free(q.order);
+    free(q.pref);
+    free(q.val);
+    free(q.present);
+    free(q.bub);
+    free(cfield);
+    free(q.heap);
+    PyBuffer_Release(&fv);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&wv);
+    return result;
+}
+
+static PyMethodDef searcher_methods[] = {
+    {"search", (PyCFunction)searcher_search, METH_VARARGS,
+     "search(fields, terms, weights, k) -> (docs, scores): exact top k, pruned"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SearcherType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "beirctl.lucene._search.Searcher",
+    .tp_basicsize = sizeof(Searcher),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Searcher(fields, id_rank, n_docs): pruned exact BM25 top k over an index's postings",
+    .tp_new = searcher_new,
+    .tp_dealloc = (destructor)searcher_dealloc,
+    .tp_methods = searcher_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_search", "Exact BM25 top k by dynamic pruning (see _search.c).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__search(void) {
+    if (PyType_Ready(&SearcherType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&SearcherType);
+    if (PyModule_AddObject(m, "Searcher", (PyObject *)&SearcherType) < 0) {
+        Py_DECREF(&SearcherType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

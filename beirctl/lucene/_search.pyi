@@ -1,0 +1,10 @@
+import numpy as np
+
+class Searcher:
+    def __init__(
+        self,
+        fields: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        id_rank: np.ndarray,
+        n_docs: int,
+    ) -> None: ...
+    def search(self, fields: np.ndarray, terms: np.ndarray, weights: np.ndarray, k: int, /) -> tuple[bytes, bytes]: ...
