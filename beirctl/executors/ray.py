@@ -11,6 +11,7 @@ on storage every node sees (a shared filesystem).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from typing import Any
 
 from beirctl.atomic import sweep_temp_files
 from beirctl.dense.cache import ShardStore
-from beirctl.dense.encoding import BatchEncoder, take_texts
+from beirctl.dense.encoding import BatchEncoder, EncoderFactory, take_texts
 from beirctl.errors import BeirctlError
 from beirctl.jobs import Context, Outcome, Pair, Reporter, Todo, os_error_text, run_pair
 from beirctl.results import PairResult
@@ -134,6 +135,41 @@ class _ShardEncoder:
         return i
 
 
+def encoder_actor_options(device: str, workers: int, cluster_gpus: float) -> tuple[int, dict[str, Any], str]:
+    """How many encoding actors to start, their Ray resource request, and the device each encodes on.
+
+    A CUDA device (``cuda``, ``cuda:N``; ``auto`` on a cluster with GPUs) gets one GPU per actor,
+    so one model copy per GPU and at most as many actors as the cluster has GPUs. Ray hides the
+    other GPUs from an actor (``CUDA_VISIBLE_DEVICES``), so ``cuda:N`` encodes on ``cuda``, the
+    one it was given. Anything else (cpu, mps, an Encoder class without a device) asks one CPU.
+    """
+    workers = max(1, workers)
+    gpus = int(cluster_gpus)
+    if device.startswith("cuda") or (device == "auto" and gpus >= 1):
+        if gpus < 1:
+            raise BeirctlError(
+                f"device {device!r}: the Ray cluster has no GPU to encode on (ray.cluster_resources() lists none); "
+                "use device: cpu, or add GPU nodes"
+            )
+        return min(workers, gpus), {"num_cpus": 1, "num_gpus": 1}, "auto" if device == "auto" else "cuda"
+    return workers, {"num_cpus": 1}, device
+
+
+def _encoder_device(make_encoder: Callable[[], BatchEncoder]) -> str:
+    """The device an :class:`~beirctl.dense.encoding.EncoderFactory` builds its encoder for
+    (dense and SPLADE pass it as the ``device`` keyword); ``cpu`` when it names none."""
+    build = getattr(make_encoder, "build", None)
+    if isinstance(build, functools.partial):
+        return str(build.keywords.get("device", "cpu"))
+    return "cpu"
+
+
+def _on_device(make_encoder: Callable[[], BatchEncoder], device: str) -> Callable[[], BatchEncoder]:
+    """A copy of an encoder factory that builds for ``device`` instead."""
+    build = make_encoder.build  # type: ignore[attr-defined]
+    return EncoderFactory(functools.partial(build.func, *build.args, **{**build.keywords, "device": device}))
+
+
 class RayShardPool:
     """A :class:`~beirctl.dense.encoding.ShardPool` of ``workers`` Ray actors (one model copy each).
 
@@ -162,8 +198,14 @@ class RayShardPool:
 
         size = int(plan["shard_size"])
         ordered: list[str] = plan["ids"]
-        actor = ray.remote(num_cpus=1)(_ShardEncoder)
-        actors = [actor.remote(make_encoder) for _ in range(max(1, min(self.workers, len(todo))))]
+        device = _encoder_device(make_encoder)
+        count, options, actor_device = encoder_actor_options(
+            device, min(self.workers, len(todo)), float(ray.cluster_resources().get("GPU", 0))
+        )
+        if actor_device != device:
+            make_encoder = _on_device(make_encoder, actor_device)
+        actor = ray.remote(**options)(_ShardEncoder)
+        actors = [actor.remote(make_encoder) for _ in range(count)]
         pool = ActorPool(actors)
         pending = iter(todo)
 

@@ -46,6 +46,9 @@ class DenseParams(RetrieverParams):
         description="prefixes per dataset name, e.g. {arguana: {query_prefix: ''}}; 'cqadupstack' covers its forums",
     )
     max_seq_length: int | None = Field(None, description="truncate inputs to this many tokens (default: the model's)")
+    pooling: Literal["model", "cls", "mean"] = Field(
+        "model", description="model: the model's sentence-transformers pooling (mean for a plain checkpoint); cls; mean"
+    )
     batch_size: int = Field(32, ge=1, description="encoding batch size")
     similarity: Literal["cosine", "dot"] = Field("cosine", description="cosine normalises embeddings; dot does not")
     normalize: bool = Field(False, description="L2-normalise embeddings with similarity dot (same as cosine)")
@@ -66,6 +69,8 @@ class DenseParams(RetrieverParams):
         if isinstance(data, dict) and self.encoder is None:
             data.pop("encoder", None)
             data.pop("encoder_params", None)
+        if isinstance(data, dict) and self.pooling == "model":
+            data.pop("pooling", None)  # likewise for results written before ``pooling`` existed
         return data
 
     @model_validator(mode="after")
@@ -125,6 +130,7 @@ class DenseRetriever(Retriever[DenseParams], LazyModel):
                     max_seq_length=p.max_seq_length,
                     batch_size=p.batch_size,
                     trust_remote_code=p.trust_remote_code,
+                    pooling=None if p.pooling == "model" else p.pooling,
                 )
             self._encoder = EncoderFactory(build)
         return self._encoder
@@ -140,11 +146,14 @@ class DenseRetriever(Retriever[DenseParams], LazyModel):
         if isinstance(encoder, CustomEncoder):
             # The class, its arguments and its declared name@revision (which covers its weights).
             return {"encoder": encoder.target, "encoder_params": encoder.params, "identity": encoder.identity}
-        return {
+        options: dict[str, Any] = {
             "model": self.ref.identity,
             "max_seq_length": self.params.max_seq_length,
             "dtype": encoder.dtype,
         }
+        if self.params.pooling != "model":  # absent otherwise, so earlier caches stay valid
+            options["pooling"] = self.params.pooling
+        return options
 
     @property
     def _normalize(self) -> bool:

@@ -9,18 +9,26 @@ prefix and the query with one space (``f"{prefix} {query}"``), hence the trailin
 Documents are ``title + " " + text`` (:func:`beirctl.types.doc_text`), as Pyserini's BEIR corpora.
 Only settings that leave the encoding unchanged (device, batch size) or name the same weights
 (a local copy of the model) may be set.
+
+TAS-B (``tas-b``) is not among Pyserini's BEIR 2CR rows (it has none, 1.6.0's ``2cr/beir.yaml``
+included); its preset is what Pyserini's ``--encoder sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco``
+runs (no class keyword in the name: ``AutoQueryEncoder``/``AutoDocumentEncoder`` with their
+defaults, CLS pooling, no L2 normalisation, inner product), queries and passages truncated at 512
+tokens. The fixed settings and revisions are :data:`beirctl.conditions.CONDITIONS`, shared with
+``beirctl verify``; a result records its preset's pinned ``model@revision`` in its params.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, create_model
 
+from beirctl.conditions import BGE_INSTRUCTION, CONDITIONS
 from beirctl.retrievers.base import RetrieverParams
-from beirctl.retrievers.dense import DenseParams, DenseRetriever, PrefixOverride
+from beirctl.retrievers.dense import DenseParams, DenseRetriever
 
-BGE_INSTRUCTION = "Represent this sentence for searching relevant passages:"
+__all__ = ["BGE_INSTRUCTION", "PRESETS", "DensePreset", "PresetParams"]
 
 
 class PresetParams(RetrieverParams):
@@ -33,14 +41,31 @@ class PresetParams(RetrieverParams):
     batch_size: int = Field(default=32, ge=1, description="encoding batch size")
 
 
+def _params_class(preset: str) -> type[PresetParams]:
+    """A preset's params: ``model`` defaults to its pinned ``hub-id[@revision]``, so a result
+    records the weights it was made with."""
+    spec = CONDITIONS[preset].dense["model"]
+    return create_model(
+        f"{preset.title().replace('-', '').replace('.', '')}Params",
+        __base__=PresetParams,
+        model=(str | None, Field(default=spec, description=f"default {spec}; or a local copy of those weights")),
+    )
+
+
 class DensePreset(DenseRetriever):
     """A ``dense`` retriever whose reproduction-relevant parameters are fixed by ``settings``."""
 
     Params = PresetParams  # type: ignore[assignment]
     settings: ClassVar[dict[str, Any]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name in CONDITIONS:
+            cls.settings = dict(CONDITIONS[cls.name].dense)
+            cls.Params = _params_class(cls.name)  # type: ignore[assignment]
+
     def __init__(self, params: PresetParams | None = None) -> None:  # type: ignore[override]
-        preset = params if params is not None else PresetParams()
+        preset = params if params is not None else self.Params()
         fixed = dict(self.settings)
         if preset.model is not None:
             fixed["model"] = preset.model
@@ -56,19 +81,11 @@ class DensePreset(DenseRetriever):
 class ContrieverPreset(DensePreset):
     name = "contriever"
     description = "Pyserini 2CR contriever: facebook/contriever, mean pooling, inner product, fp16 on CUDA"
-    settings: ClassVar[dict[str, Any]] = {
-        "model": "facebook/contriever",
-        "similarity": "dot",
-        "normalize": False,
-        "max_seq_length": 512,
-        "fp16": True,
-    }
 
 
 class ContrieverMsmarcoPreset(DensePreset):
     name = "contriever-msmarco"
     description = "Pyserini 2CR contriever-msmarco: facebook/contriever-msmarco, mean pooling, inner product"
-    settings: ClassVar[dict[str, Any]] = {**ContrieverPreset.settings, "model": "facebook/contriever-msmarco"}
 
 
 class BgeBasePreset(DensePreset):
@@ -76,20 +93,13 @@ class BgeBasePreset(DensePreset):
     description = (
         "Pyserini 2CR bge-base-en-v1.5: CLS pooling, L2-normalised, BGE's query instruction (not ArguAna/Quora)"
     )
-    settings: ClassVar[dict[str, Any]] = {
-        "model": "BAAI/bge-base-en-v1.5",
-        "similarity": "dot",
-        "normalize": True,
-        "max_seq_length": 512,
-        "fp16": True,
-        "query_prefix": BGE_INSTRUCTION + " ",
-        "dataset_overrides": {
-            "arguana": PrefixOverride(query_prefix=""),
-            "quora": PrefixOverride(query_prefix=""),
-        },
-    }
+
+
+class TasBPreset(DensePreset):
+    name = "tas-b"
+    description = "TAS-B (sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco): CLS pooling, inner product, fp32"
 
 
 PRESETS: dict[str, type[DensePreset]] = {
-    cls.name: cls for cls in (ContrieverPreset, ContrieverMsmarcoPreset, BgeBasePreset)
+    cls.name: cls for cls in (ContrieverPreset, ContrieverMsmarcoPreset, BgeBasePreset, TasBPreset)
 }

@@ -10,7 +10,7 @@ import sys
 from importlib.metadata import entry_points
 from typing import Any
 
-from beirctl.errors import ConfigError
+from beirctl.errors import ConfigError, did_you_mean
 from beirctl.retrievers.base import Retriever
 
 ENTRY_POINT_GROUP = "beirctl.retrievers"
@@ -30,6 +30,8 @@ _BUILTIN: dict[str, str] = {
     "contriever": "beirctl.retrievers.presets:ContrieverPreset",
     "contriever-msmarco": "beirctl.retrievers.presets:ContrieverMsmarcoPreset",
     "bge-base-en-v1.5": "beirctl.retrievers.presets:BgeBasePreset",
+    "splade-pp-ed": "beirctl.retrievers.sparse_presets:SpladePPEDPreset",
+    "tas-b": "beirctl.retrievers.presets:TasBPreset",
 }
 _registered: dict[str, type[Retriever[Any]]] = {}
 
@@ -68,7 +70,8 @@ def get(name: str) -> type[Retriever[Any]]:
     target = name if ":" in name else _targets().get(name)
     if target is None:
         raise ConfigError(
-            f"unknown retriever type {name!r} (known: {', '.join(available())}; or name a class as module:Class)"
+            f"unknown retriever type {name!r}{did_you_mean(name, available())} "
+            f"(known: {', '.join(available())}; or name a class as module:Class)"
         )
     module_name, _, attr = target.partition(":")
     if target == name:

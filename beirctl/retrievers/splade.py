@@ -7,6 +7,7 @@ pooling). Document vectors are cached as sparse shards, exactly as ``dense`` cac
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ class SpladeEncoder:
         self.fp16 = fp16 and self.device.startswith("cuda")
         self.max_length = max_length
         self.batch_size = batch_size
+        self.on_batch: Callable[[int], None] | None = None  # progress: called with each batch's size
         self._model: Any = None
         self._tokenizer: Any = None
 
@@ -82,6 +84,8 @@ class SpladeEncoder:
                 weights = torch.log1p(torch.relu(logits.float())) * enc["attention_mask"].unsqueeze(-1)
                 pooled = weights.max(dim=1).values.cpu().numpy()
                 blocks.append(scipy.sparse.csr_matrix(pooled, dtype=np.float32))
+                if self.on_batch is not None:
+                    self.on_batch(len(batch))
         if not blocks:
             vocab = self._model.config.vocab_size
             return scipy.sparse.csr_matrix((0, vocab), dtype=np.float32)
