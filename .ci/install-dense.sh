@@ -14,3 +14,6 @@ PIP=("$PYTHON" -m pip install -q --disable-pip-version-check)
 # Test dependency: Pyserini's own encoder classes (tests/test_presets.py) import jnius_config at
 # import time (pyserini/__init__); the JVM is never started. No dependencies: it needs none here.
 "${PIP[@]}" --no-deps "pyjnius==1.9.0"
+# Test dependency: mteb's own evaluator and result loader check `beirctl export mteb` (tests/test_mteb.py).
+# After torch, so that it keeps the CPU build (it adds only polars besides what is installed).
+"${PIP[@]}" "mteb==2.26.24"

@@ -37,7 +37,7 @@ from beirctl import provenance
 from beirctl.compare import Comparison, compare, comparison_table, tests_table
 from beirctl.datasets.catalog import CQADUPSTACK
 from beirctl.errors import BeirctlError
-from beirctl.results import PairResult, retriever_scores
+from beirctl.results import PairResult, retriever_scores, score_table
 from beirctl.tables import Cell, Column, Row, Table, to_html
 from beirctl.version import __version__
 
@@ -631,10 +631,14 @@ def build_report(
     method: str = "dl",
     knha: bool = False,
     alpha: float = 0.05,
+    reference: tuple[str, Mapping[str, Mapping[str, float]]] | None = None,
+    reference_notes: Sequence[str] = (),
 ) -> str:
     """The HTML text of the report (sections: see the module docstring). ``metric``: one or several;
     the per-query pictures use the first. ``effect``/``method``/``knha``: the meta-analysis's
-    (:func:`beirctl.meta.meta_analysis`). Without ``baseline``, the first label in sorted order."""
+    (:func:`beirctl.meta.meta_analysis`). Without ``baseline``, the first label in sorted order.
+    ``reference`` (name, dataset -> metric -> figure): after the comparison, a table per metric
+    of its figures and each score's difference to them, ``reference_notes`` under it."""
     metrics = _metrics(metric)
     _check_meta_options(effect, method)
     labels = sorted({m.retriever.label for m in entries})
@@ -665,6 +669,11 @@ def build_report(
     page.section("comparison")
     for m in metrics:
         page.add(to_html(comparison_table(comps[m])))
+    if reference is not None:
+        page.add(f"<h3>against {html.escape(reference[0])}</h3>")
+        for m in metrics:
+            page.add(to_html(score_table(entries, [m], reference)))
+        page.add(*(f"<p class='legend'>{html.escape(note)}</p>" for note in reference_notes))
 
     page.section("significance")
     for m in metrics:

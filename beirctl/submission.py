@@ -306,6 +306,7 @@ def describe(entry: PairResult, given: dict[str, str], metrics: list[str]) -> di
         encoding = encoding or None
     bm25 = {k: params[k] for k in BM25_KEYS if k in params} if lexical else None
     remove = entry.settings.remove_query_id_hits
+    averaging = (entry.settings.conventions or {}).get("averaging", "judged")
     own = rtype in LEXICAL_TYPES | ENCODER_TYPES  # code: beirctl itself
     return {
         "model": {"name": name, "revision": revision, "link": given.get("model.link")},
@@ -321,10 +322,11 @@ def describe(entry: PairResult, given: dict[str, str], metrics: list[str]) -> di
         "evaluation": {
             "tool": EVALUATION_TOOL,
             "version": entry.provenance.packages.get("ir-measures") or entry.provenance.packages.get("ir_measures"),
-            "flags": ["-c"] + (["--remove-query-id-hits"] if remove else []),
+            "flags": (["-c"] if averaging == "judged" else []) + (["--remove-query-id-hits"] if remove else []),
             "metrics": metrics,
             "top_k": TOP_K,
             "remove_query_id_hits": remove,
+            "conventions": entry.conventions,
         },
         "reference": given.get("reference"),
     }

@@ -214,3 +214,27 @@ def archive_of(name: str) -> str:
     """The name of the zip a dataset comes in (``cqadupstack`` for its forums)."""
     info = DATASETS.get(name)
     return (info.archive or info.name) if info else name
+
+
+# The ir_datasets id of each BEIR dataset's evaluated split (its beir/ collection; none for the
+# four BEIR does not redistribute). Touché: v2, the qrels BEIR's zip ships.
+_IRDS_SPLIT_IDS = {"msmarco", "nfcorpus", "hotpotqa", "fiqa", "quora", "dbpedia-entity", "fever", "scifact"}
+IRDS_IDS: dict[str, str] = {
+    name: f"beir/{name}/{info.split}" if name in _IRDS_SPLIT_IDS else f"beir/{name}"
+    for name, info in DATASETS.items()
+    if info.public and name != "webis-touche2020"
+}
+IRDS_IDS["webis-touche2020"] = "beir/webis-touche2020/v2"
+
+
+def sources(name: str) -> dict[str, str]:
+    """Where dataset ``name`` can come from: ``zip`` (the official BEIR zip), ``hf`` (the
+    Hugging Face repository, ``source: hf``) and ``irds`` (the ir_datasets id, ``irds:``)."""
+    info = DATASETS.get(name)
+    if info is None or not info.public:
+        return {}
+    found = {"zip": f"{archive_of(name)}.zip"}
+    if info.archive is None:
+        found["hf"] = f"BeIR/{name}"
+    found["irds"] = IRDS_IDS[name]
+    return found
