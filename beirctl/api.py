@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from beirctl.datasets import catalog
 from beirctl.datasets.paths import data_dir as resolve_data_dir
-from beirctl.errors import ConfigError
+from beirctl.errors import ConfigError, did_you_mean
 from beirctl.jobs import Target, drop_query_hits, load_target
 from beirctl.retrievers import IndexContext, Retriever, registry
 from beirctl.types import Dataset, Run
@@ -53,9 +53,14 @@ def retriever(type: str, **params: Any) -> Retriever[Any]:
     try:
         return cls(cls.Params.model_validate(params))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or type
-        raise ConfigError(f"{type}: {where}: {first['msg']}") from None
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or type
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown parameter" + did_you_mean(str(err["loc"][-1]), cls.Params.model_fields)
+            problems.append(f"{type}: {where}: {message}")
+        raise ConfigError("; ".join(problems)) from None
 
 
 def search(

@@ -333,8 +333,8 @@ def randomization_test(
     """Fisher's two-sided randomization test (scipy's paired permutation test: random sign flips
     of the per-query differences) of the mean difference; with strata, of the stratified mean."""
     diff = a - b
-    if not np.any(diff):
-        return 1.0
+    if not np.any(diff) or len(diff) < 2:
+        return 1.0  # one query: its two sign flips give ±d, both as extreme as d (scipy refuses n=1)
     weights = np.full(len(diff), 1.0 / len(diff)) if strata is None else _strata(diff, strata)[3]
     rand = stats.permutation_test(
         (a, b),

@@ -125,14 +125,54 @@ def check_lucene_exact() -> Check:
     return Check("lucene-exact", True, f"pure Python ({why}); same results, slower indexing")
 
 
+def check_lucene_search() -> Check:
+    """Whether lucene-exact searches by the compiled pruned top-k search or scores every document."""
+    from beirctl.lucene import native
+
+    if native.search_module() is not None:
+        return Check("lucene-exact search", True, "compiled pruned top-k search (beirctl.lucene._search)")
+    if native.DISABLED_BY_ENV:
+        why = f"{native.ENV_SWITCH}=0 is set"
+    elif importlib.util.find_spec("beirctl.lucene._search") is None:
+        why = "beirctl.lucene._search not built: no C compiler at install"
+    else:
+        why = "beirctl.lucene._search does not load"
+    return Check("lucene-exact search", True, f"every document scored ({why}); same results, slower search")
+
+
+# Optional packages: (row name, distributions that provide it, what beirctl uses it for).
+OPTIONAL: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("transformers", ("transformers",), "dense and SPLADE models"),
+    ("faiss", ("faiss-cpu", "faiss-gpu", "faiss-gpu-cu12", "faiss"), "dense search over large corpora"),
+    ("ray", ("ray",), "executor: ray"),
+    ("matplotlib", ("matplotlib",), "beirctl report charts"),
+    ("mteb", ("mteb",), "cross-checks against MTEB; beirctl reads MTEB results without it"),
+    ("ir_datasets", ("ir-datasets", "ir_datasets"), "cross-checks of the BEIR loaders against ir_datasets"),
+    ("orjson", ("orjson",), "fast corpus reading; a core dependency"),
+    ("pyjnius", ("pyjnius",), "Anserini in-process, for pyserini-bm25"),
+    ("huggingface-hub", ("huggingface-hub", "huggingface_hub"), "hub models and datasets"),
+)
+
+
+def check_optional(name: str, dists: tuple[str, ...], purpose: str) -> Check:
+    """An optional package: its version, or 'not installed' and what it would enable."""
+    for dist in dists:
+        found = _dist_version(dist)
+        if found is not None:
+            return Check(name, True, f"{dist} {found} ({purpose})")
+    return Check(name, False, f"not installed (needed for {purpose})")
+
+
 def collect() -> list[Check]:
     """Every check, in display order."""
     return [
         check_lucene_exact(),
+        check_lucene_search(),
         check_package("bm25s", "bm25s"),
         check_package("PyStemmer", "PyStemmer"),
         check_package("rank-bm25", "rank-bm25"),
         *check_java(),
         check_torch(),
         *check_sentence_transformers(),
+        *(check_optional(*row) for row in OPTIONAL),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -25,3 +26,13 @@ class ConfigError(BeirctlError):
 
 class DownloadError(BeirctlError):
     """A dataset download or extraction failed."""
+
+
+def did_you_mean(word: str, choices: Iterable[object], *, cutoff: float = 0.5) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``word`` (case-insensitive), or ``""``."""
+    import difflib
+
+    options = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in reversed(options)}
+    close = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=cutoff)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from beirctl import provenance
 from beirctl.atomic import sweep_temp_files
 from beirctl.config import Config, DatasetSpec, RetrieverSpec
-from beirctl.datasets import catalog, download, load_folder, load_hub
+from beirctl.conventions import DEFAULT as DEFAULT_CONVENTIONS
+from beirctl.conventions import collision_warning, get_conventions, identical_id_hits
+from beirctl.datasets import catalog, download, irds, load_folder, load_hub
 from beirctl.datasets.loader import file_checksums
-from beirctl.errors import BeirctlError
+from beirctl.errors import BeirctlError, did_you_mean
 from beirctl.evaluation import evaluate, read_run, write_run
 from beirctl.results import METRICS_FILE, RUN_FILE, PairResult, pair_dir, read_result, write_result
 from beirctl.retrievers import registry
@@ -48,9 +50,10 @@ class Target:
 
     name: str  # results folder name, e.g. "scifact" or "cqadupstack/android"
     split: str
-    source: str  # folder | hf
+    source: str  # folder | hf | irds
     path: str | None = None
     group: str | None = None  # "cqadupstack" for forums run as part of it
+    irds: str | None = None  # the ir_datasets id (in the data checksums as irds:id, so in the key)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "split": self.split, "source": self.source, "path": self.path, "group": self.group}
@@ -60,6 +63,8 @@ def targets(spec: DatasetSpec) -> list[Target]:
     """Expand a config entry into datasets (``cqadupstack`` becomes its 12 forums)."""
     if spec.path:
         return [Target(spec.label, spec.split or "test", "folder", str(Path(spec.path)))]
+    if spec.irds is not None:
+        return [Target(spec.label, spec.split or irds.default_split(spec.irds), "irds", irds=spec.irds)]
     assert spec.name is not None
     names = catalog.expand(spec.name)
     group = catalog.CQADUPSTACK if len(names) > 1 else None
@@ -77,9 +82,15 @@ def target_folder(target: Target, data_root: Path, auto_download: bool = True) -
     if target.path is None and not folder.is_dir():
         info = catalog.DATASETS.get(target.name)
         if info is None or not info.public or not auto_download:
+            # `datasets download` only helps for a public BEIR dataset; else suggest the closest name.
+            if info is not None and info.public:
+                fix = f"or run `beirctl datasets download {target.name}`"
+            else:
+                hint = did_you_mean(target.name, [*catalog.DATASETS, catalog.CQADUPSTACK])
+                fix = "or give a folder of your own as path:" + (f"; {hint.strip()[1:-1]}" if hint else "")
             raise BeirctlError(
-                f"{folder}: dataset {target.name!r} not found in the data dir (set --data-dir or "
-                f"BEIRCTL_DATA_DIR, or run `beirctl datasets download {target.name}`)"
+                f"{folder}: dataset {target.name!r} not found in the data dir "
+                f"(set --data-dir or BEIRCTL_DATA_DIR, {fix})"
             )
         download(target.name, data_root)
     return folder
@@ -89,6 +100,8 @@ def load_target(target: Target, data_root: Path, auto_download: bool = True) -> 
     """Load a dataset, downloading a missing public BEIR dataset first when allowed."""
     if target.source == "hf":
         return load_hub(target.name, target.split)
+    if target.irds is not None:
+        return irds.load_irds(target.irds, data_root, target.split, name=target.name)
     return load_folder(target_folder(target, data_root, auto_download), target.split, name=target.name)
 
 
@@ -100,6 +113,8 @@ def data_checksums(target: Target, data_root: Path) -> dict[str, str]:
     """
     if target.source == "hf":
         return dict(load_target(target, data_root).checksums)
+    if target.irds is not None:
+        return irds.irds_checksums(target.irds, data_root, target.split)
     return file_checksums(target_folder(target, data_root), target.split)
 
 
@@ -150,9 +165,11 @@ def retrieval_key(
         "data": {k: v for k, v in sorted((data or {}).items()) if not is_qrels_checksum(k)},
         "retriever": {"type": spec.type, "params": params},
         "top_k": config.top_k,
-        "remove_query_id_hits": config.remove_query_id_hits,
+        "remove_query_id_hits": config.removes_identical_ids(target.name),
         "results_version": provenance.RESULTS_VERSION,
     }
+    if config.conventions != DEFAULT_CONVENTIONS:  # only then: results of the default keep their keys
+        payload["conventions"] = config.conventions
     if inputs:
         payload["inputs"] = inputs
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -201,11 +218,18 @@ class Context:
     data_root: Path
     index_cache: Path
     top_k: int
-    remove_query_id_hits: bool
+    remove_query_id_hits: bool | None  # None: as the conventions say, per dataset
     metrics: tuple[str, ...]
     config_info: dict[str, Any]
     encode_workers: int = 0  # > 0: a Ray executor encodes dense/sparse corpora on this many actors
     force: bool = False  # run pairs even when a current result exists
+    conventions: str = DEFAULT_CONVENTIONS
+
+    def removes_identical_ids(self, dataset: str) -> bool:
+        """Whether hits with the query's own id are dropped on ``dataset``."""
+        if self.remove_query_id_hits is not None:
+            return self.remove_query_id_hits
+        return get_conventions(self.conventions).removes_identical_ids(dataset)
 
 
 def run_pair(
@@ -235,10 +259,14 @@ def run_pair(
     if changed:
         raise BeirctlError(f"{dataset.source}: {', '.join(changed)} changed while beirctl was running; run again")
     timings = {"load_s": round(load_s, 3)}
+    remove = ctx.removes_identical_ids(target.name)
     run = _stored_run(run_path, previous, dataset) if previous is not None else None
+    self_hits: list[str] | None = None  # queries whose own document was removed (None: not known)
     if run is not None and previous is not None:
         # Same corpus, queries and retrieval; other metrics or qrels: re-evaluate the saved run.
         timings.update(index_s=previous.timings.index_s, search_s=previous.timings.search_s)
+        before = (previous.settings.conventions or {}).get("identical_ids", {})
+        self_hits = before.get("queries") if isinstance(before.get("queries"), list) else None
     else:
         cls = registry.get(pair.spec.type)
         retriever = cls(cls.Params.model_validate(pair.params))
@@ -254,12 +282,17 @@ def run_pair(
         # Pyserini's -removeQuery: search top_k, then drop the query's own document without
         # topping the list up (a query that finds itself keeps top_k - 1 hits).
         raw = retriever.search(dataset.queries, ctx.top_k)
-        run = round_run(drop_query_hits(raw, ctx.top_k, ctx.remove_query_id_hits))
+        self_hits = identical_id_hits(raw) if remove else []
+        run = round_run(drop_query_hits(raw, ctx.top_k, remove))
         timings["search_s"] = round(time.perf_counter() - t0, 3)
         write_run(run_path, run, tag=label)
+        warning = collision_warning(target.name, self_hits)
+        if warning:
+            say("warning", {"dataset": target.name, "retriever": label, "message": warning})
+    rules = get_conventions(ctx.conventions).rules(target.name)
     say("stage", {"dataset": target.name, "retriever": label, "stage": "eval"})
     t0 = time.perf_counter()
-    result = evaluate(run, dataset.qrels, ctx.metrics)
+    result = evaluate(run, dataset.qrels, ctx.metrics, averaging=rules.averaging)
     timings["eval_s"] = round(time.perf_counter() - t0, 3)
     metrics = {
         "retrieval_key": pair.key,
@@ -273,8 +306,9 @@ def run_pair(
         "retriever": {"type": pair.spec.type, "label": label, "params": pair.params},
         "settings": {
             "top_k": ctx.top_k,
-            "remove_query_id_hits": ctx.remove_query_id_hits,
+            "remove_query_id_hits": remove,
             "metrics": list(ctx.metrics),
+            "conventions": conventions_record(ctx, target.name, remove, self_hits),
         },
         "aggregate": result.aggregate,
         "per_query": result.per_query,
@@ -289,6 +323,33 @@ def run_pair(
     result_doc = PairResult.model_validate(metrics)
     write_result(out / METRICS_FILE, result_doc)
     return result_doc
+
+
+def conventions_record(ctx: Context, dataset: str, removed: bool, self_hits: list[str] | None) -> dict[str, Any]:
+    """The ``settings.conventions`` block: the name, the rules and what they did on ``dataset``."""
+    conventions = get_conventions(ctx.conventions)
+    overridden = removed != conventions.removes_identical_ids(dataset)
+    label = conventions.name + (f", remove_query_id_hits: {str(removed).lower()}" if overridden else "")
+    if not removed:
+        did = "kept hits whose doc id is the query id"
+    elif self_hits is None:
+        did = "removed hits whose doc id is the query id (count not recorded)"
+    else:
+        did = f"removed {len(self_hits):,} self-hits"
+    identical: dict[str, Any] = {
+        "removed": removed,
+        "by": "remove_query_id_hits" if ctx.remove_query_id_hits is not None else "conventions",
+        "did": did,
+    }
+    if removed and self_hits is not None:
+        identical.update(count=len(self_hits), queries=sorted(self_hits))
+    return {
+        "name": conventions.name,
+        "label": label,
+        "rules": conventions.summary(),
+        "averaging": conventions.averaging,
+        "identical_ids": identical,
+    }
 
 
 def _stored_run(run_path: Path, previous: PairResult, dataset: Dataset) -> Run | None:

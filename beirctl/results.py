@@ -75,9 +75,14 @@ class RetrieverBlock(_Block):
 
 
 class Settings(_Block):
+    # conventions is optional: older files lack it
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
+
     top_k: int
-    remove_query_id_hits: bool
+    remove_query_id_hits: bool  # on this dataset, whatever decided it
     metrics: list[str]
+    # name, the rules in words and what they did here (beirctl.conventions); absent: pyserini
+    conventions: dict[str, Any] | None = None
 
 
 class Timings(_Block):
@@ -129,9 +134,22 @@ class PairResult(_Block):
     def name(self) -> str:
         return self.dataset.name
 
+    @property
+    def conventions(self) -> str:
+        """The conventions the result was made under, as compared across results: the name, plus
+        the identical-id setting when ``remove_query_id_hits`` overrode them (results written
+        before conventions were recorded are Pyserini's)."""
+        block = self.settings.conventions
+        if block is not None:
+            return str(block.get("label") or block.get("name") or "pyserini")
+        return "pyserini" if self.settings.remove_query_id_hits else "pyserini, remove_query_id_hits: false"
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document, keys in file order."""
-        return self.model_dump(by_alias=True)
+        data = self.model_dump(by_alias=True)
+        if data["settings"].get("conventions") is None:
+            del data["settings"]["conventions"]  # written before conventions were recorded
+        return data
 
 
 def _errors(exc: ValidationError) -> str:
@@ -182,6 +200,56 @@ def collect(results_dir: str | Path) -> list[PairResult]:
     return sorted(found, key=lambda m: (m.dataset.name, m.retriever.label))
 
 
+def collect_groups(results_dir: str | Path) -> list[tuple[str, list[PairResult]]]:
+    """:func:`collect`, grouped by the results folder of each config under ``results_dir``
+    (``<folder>/<dataset>/<label>/metrics.json``): (folder relative to ``results_dir``, ``"."``
+    for itself; its results), sorted by folder. Results of different folders come from different
+    runs (other datasets, other parameters under the same label) and are never mixed."""
+    root = Path(results_dir)
+    collect(root)  # the same errors for a missing or empty folder
+    groups: dict[str, list[PairResult]] = {}
+    for path in sorted(root.rglob(METRICS_FILE)):
+        result = read_result(path)
+        folder = path.parent.parent.parent
+        for _ in range(result.dataset.name.count("/")):  # cqadupstack/<forum>
+            folder = folder.parent
+        try:
+            key = folder.relative_to(root).as_posix()
+        except ValueError:  # moved by hand above its place: count it as the folder given
+            key = "."
+        groups.setdefault(key, []).append(result)
+    return [(k, sorted(v, key=lambda m: (m.dataset.name, m.retriever.label))) for k, v in sorted(groups.items())]
+
+
+def metric_names(entries: Iterable[PairResult]) -> list[str]:
+    """Every metric the results carry, in the order of their configs (first seen first)."""
+    names: list[str] = []
+    for m in entries:
+        names += [k for k in m.aggregate if k not in names]
+    return names
+
+
+def label_order(entries: Iterable[PairResult]) -> list[str]:
+    """The retriever labels in config order: each label's position among its config's
+    retrievers (matched by label, else by type, as grids expand one entry into several labels),
+    then by name."""
+    rank: dict[str, int] = {}
+    for m in entries:
+        listed = m.config.resolved.get("retrievers") or []
+        position = len(listed)
+        for i, r in enumerate(listed):
+            if isinstance(r, dict) and (r.get("label") or r.get("type")) == m.retriever.label:
+                position = i
+                break
+        else:
+            for i, r in enumerate(listed):
+                if isinstance(r, dict) and r.get("type") == m.retriever.type and not r.get("label"):
+                    position = i
+                    break
+        rank[m.retriever.label] = min(rank.get(m.retriever.label, position), position)
+    return sorted(rank, key=lambda label: (rank[label], label))
+
+
 def metrics_schema() -> dict[str, Any]:
     """The JSON schema of ``metrics.json``, generated from :class:`PairResult` (the file
     ``beirctl/schemas/metrics.schema.json`` is this, and a test keeps it so)."""
@@ -200,6 +268,20 @@ def stored_metrics_schema() -> dict[str, Any]:
         (resources.files("beirctl.schemas") / METRICS_SCHEMA_FILE).read_text(encoding="utf-8")
     )
     return doc
+
+
+def check_conventions(entries: Iterable[PairResult], mixed: bool = False) -> None:
+    """Refuse results made under different conventions side by side (their scores differ for
+    reasons other than the retrievers) unless ``mixed``; ResultsError naming one of each."""
+    seen: dict[str, PairResult] = {}
+    for entry in entries:
+        seen.setdefault(entry.conventions, entry)
+    if len(seen) > 1 and not mixed:
+        examples = "; ".join(f"{m.name}/{m.label}: {name}" for name, m in sorted(seen.items()))
+        raise ResultsError(
+            f"results made under different conventions ({examples}): their scores are not comparable; "
+            "pass --mixed-conventions to show them side by side anyway"
+        )
 
 
 def stale_notes(entries: Iterable[PairResult]) -> list[str]:
@@ -394,6 +476,15 @@ def as_result(entry: PairResult | Mapping[str, Any]) -> PairResult:
     return parse_result(doc, f"result {entry.get('dataset', {}).get('name')!r}")
 
 
+def _conventions_note(result: PairResult) -> dict[str, str]:
+    """The conventions a result was made under and what identical-id removal did there."""
+    block = result.settings.conventions or {}
+    did = (block.get("identical_ids") or {}).get("did")
+    if not isinstance(did, str):
+        did = "removed hits whose doc id is the query id" if result.settings.remove_query_id_hits else "kept them"
+    return {"conventions": result.conventions, "identical_ids": did}
+
+
 def build_leaderboard(
     entries: Sequence[PairResult | Mapping[str, Any]], config: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -424,6 +515,7 @@ def build_leaderboard(
                 "average": {s.metric: s.average for s in per_metric if s.average is not None},
                 "num_datasets": len(datasets),
                 "checksums": {m.dataset.name: m.dataset.checksums for m in items},
+                "conventions": {m.dataset.name: _conventions_note(m) for m in items},
             }
         )
     provenance = results[0].provenance if results else None
@@ -462,7 +554,7 @@ def score_table(
     published figure and each score its difference to it (scores rounded to 4 decimals first,
     as published). One metric: the table's title is the metric; several: each column says its.
     """
-    labels = sorted({m.retriever.label for m in entries})
+    labels = label_order(entries)
     scores = {metric: benchmark_scores(entries, metric, partial=True) for metric in metrics}
     refs = {metric: reference_scores(reference[1], metric) for metric in metrics} if reference else {}
     counted: set[str] = set()  # datasets as the benchmark counts them

@@ -66,7 +66,8 @@ def run_config(
         data_root=resolve_data_dir(data_dir or config.data_dir),
         index_cache=default_cache_dir(config.cache_dir),
         top_k=config.top_k,
-        remove_query_id_hits=config.remove_query_id_hits,
+        remove_query_id_hits=config.identical_ids_override(),
+        conventions=config.conventions,
         metrics=tuple(config.metrics),
         config_info={
             "name": config.name,

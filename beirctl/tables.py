@@ -13,7 +13,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -174,12 +174,13 @@ def to_csv(table: Table) -> str:
     return buf.getvalue()
 
 
-def to_json(table: Table) -> dict[str, Any]:
-    """``meta``, then ``scores`` (row -> score column -> number, as printed), ``reference``
-    (name and row -> figure), and where there are any ``deltas``, ``marks``, ``best`` and ``notes``."""
+def to_json(table: Table, exact: bool = False) -> dict[str, Any]:
+    """``meta``, then ``scores`` (row -> score column -> number, as printed, or with ``exact``
+    unrounded), ``reference`` (name and row -> figure), and where there are any ``deltas``,
+    ``marks``, ``best`` and ``notes``."""
 
     def num(column: Column, v: float) -> float:
-        return float(format(v, column.fmt))
+        return float(v) if exact else float(format(v, column.fmt))
 
     doc: dict[str, Any] = dict(table.meta)
     scores = [c for c in table.columns if c.role == "score"]
@@ -344,7 +345,62 @@ def render(tables: Sequence[Table], fmt: str) -> str:
     return "\n".join(renderers[fmt](t) for t in tables)
 
 
+# --- other layouts (for narrow terminals) ------------------------------------------------------
+
+
+def transpose(table: Table) -> Table:
+    """Rows as columns: a row per column of ``table`` (the first column's title heads the new
+    first column, e.g. ``dataset``... becomes the retrievers), a column per row."""
+    first = table.columns[0]
+    keys = [table.key(r) for r in table.rows]
+    columns = [Column("_", first.title, align="left"), *(Column(k, k) for k in keys)]
+    rows = [
+        Row({"_": Cell(text=table.heading(c)), **{k: r.cell(c) for k, r in zip(keys, table.rows)}})
+        for c in table.columns[1:]
+    ]
+    return Table(columns, rows, title=table.title, footnotes=table.footnotes, meta=table.meta)
+
+
+def long_form(tables: Sequence[Table], row_title: str = "retriever") -> Table:
+    """Tables of the same rows and columns, one per metric (their titles), as one table with a
+    row per (row, column) pair and a column per metric: ``dataset | retriever | nDCG@10 | R@100``."""
+    base = tables[0]
+    first = base.columns[0]
+    names = [t.title or str(i) for i, t in enumerate(tables)]
+    columns = [Column("_row", first.title, align="left"), Column("_col", row_title, align="left")]
+    columns += [Column(f"_m{i}", name) for i, name in enumerate(names)]
+    rows = []
+    for i, row in enumerate(base.rows):
+        for c in base.columns[1:]:
+            cells = {"_row": Cell(text=base.key(row)), "_col": Cell(text=base.heading(c))}
+            cells.update({f"_m{j}": t.rows[i].cell(c) for j, t in enumerate(tables)})
+            rows.append(Row(cells, summary=row.summary and c is base.columns[1]))
+    notes = [n for t in tables for n in t.footnotes]
+    return Table(columns, rows, footnotes=list(dict.fromkeys(notes)))
+
+
 # --- the terminal ------------------------------------------------------------------------------
+
+
+def rich_width(table: Table) -> int:
+    """The width ``to_rich(table)`` takes unwrapped (its natural width, whatever the terminal)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=100_000, color_system=None, file=io.StringIO())
+    bare = Table(table.columns, table.rows, title=table.title)  # footnotes wrap; they never widen
+    return Measurement.get(probe, probe.options, to_rich(bare)).maximum
+
+
+def fitting(layouts: Sequence[Callable[[], Sequence[Table]]], width: int) -> list[Table]:
+    """The first layout whose tables all fit ``width`` columns (each is built only when the
+    ones before it do not fit); the last one whatever its width."""
+    tables: list[Table] = []
+    for build in layouts:
+        tables = list(build())
+        if all(rich_width(t) <= width for t in tables):
+            break
+    return tables
 
 
 def to_rich(table: Table) -> RenderableType:

@@ -8,16 +8,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, SupportsIndex, overload
 
 __all__ = ["Corpus", "Dataset", "Document", "Qrels", "Queries", "Run", "doc_text"]
 
 
 class Document(NamedTuple):
-    """A corpus document; BEIR documents have a title (possibly empty) and a text."""
+    """A corpus document; BEIR documents have a title (possibly empty) and a text.
+
+    Also read as the BEIR library's ``{"title": ..., "text": ...}`` dicts are: ``doc["text"]``,
+    ``doc.get("title", "")``, ``doc.keys()``.
+    """
 
     title: str
     text: str
+
+    @overload  # type: ignore[override]
+    def __getitem__(self, key: SupportsIndex, /) -> str: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> tuple[str, ...]: ...
+    @overload
+    def __getitem__(self, key: str, /) -> str: ...
+    def __getitem__(self, key: SupportsIndex | slice | str, /) -> str | tuple[str, ...]:
+        if isinstance(key, str):
+            if key in self._fields:
+                return str(getattr(self, key))
+            raise KeyError(key)
+        return tuple.__getitem__(self, key)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The field ``key`` (``title`` or ``text``), else ``default``."""
+        return str(getattr(self, key)) if key in self._fields else default
+
+    def keys(self) -> tuple[str, ...]:
+        return self._fields
 
 
 # A dict, or a read-only mapping backed by the corpus file for large corpora

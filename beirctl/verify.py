@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from beirctl.datasets.catalog import CQADUPSTACK
-from beirctl.errors import BeirctlError
+from beirctl.errors import BeirctlError, did_you_mean
 from beirctl.results import PairResult, reference_scores, retriever_scores
 
 REFERENCE_FILES = ("pyserini-beir-v1.0.0.tsv", "mteb.tsv")
@@ -51,10 +51,17 @@ def reference_sources() -> dict[str, str]:
 
 
 def load_reference(name: str) -> dict[str, dict[str, float]]:
-    """dataset -> metric -> published value."""
+    """dataset -> metric -> published value: a shipped table by name, or an MTEB results folder
+    (``<org>__<name>/<revision>/``, see :func:`beirctl.mteb.load_mteb_reference`) by path."""
+    from beirctl.mteb import is_mteb_folder, load_mteb_reference
+
+    if is_mteb_folder(name):
+        return load_mteb_reference(name).table
     tables = _read_tables()
     if name not in tables:
-        raise BeirctlError(f"unknown reference {name!r} (known: {', '.join(sorted(tables))})")
+        raise BeirctlError(
+            f"unknown reference {name!r}{did_you_mean(name, tables)} (known: {', '.join(sorted(tables))})"
+        )
     return tables[name]
 
 
@@ -80,6 +87,7 @@ class Verification:
     reference: str
     tolerance: float
     checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. the conventions of an MTEB reference
 
     @property
     def ok(self) -> bool:
@@ -96,6 +104,7 @@ def verify(
     tolerance: float = 1e-4,
     label: str | None = None,
     datasets: list[str] | None = None,
+    revision: str | None = None,
 ) -> Verification:
     """Compare each result (rounded to 4 decimals, as published) with the reference figure.
 
@@ -104,14 +113,25 @@ def verify(
     forum; fewer than 12 forums is a failure naming the missing ones. A dataset asked for in
     ``datasets`` but absent from the results, and a result dataset that the reference does not
     cover, are failures, never skipped.
+
+    ``reference`` may be an MTEB results folder (``revision``: which of its model's revisions);
+    the notes then say which of MTEB's conventions differ from how the results were made.
     """
-    table = load_reference(reference)
+    from beirctl.mteb import AGGREGATE_TASK, TASKS, convention_notes, is_mteb_folder, load_mteb_reference
+
+    mteb = load_mteb_reference(reference, revision) if is_mteb_folder(reference) else None
+    if mteb is None and revision is not None:
+        raise BeirctlError(f"--revision {revision!r} applies to an MTEB results folder, not to table {reference!r}")
+    table = mteb.table if mteb is not None else load_reference(reference)
     labels = sorted({m.retriever.label for m in entries})
     if label is not None:
         if label not in labels:
             raise BeirctlError(f"no results for retriever {label!r} (have: {', '.join(labels)})")
         labels = [label]
-    out = Verification(reference, tolerance)
+    _refuse_other_settings(entries, reference, labels)
+    out = Verification(mteb.name if mteb is not None else reference, tolerance)
+    if mteb is not None:
+        out.notes = [*mteb.notes, *convention_notes(mteb, entries)]
     for lb in labels:
         metrics: list[str] = []
         for m in entries:
@@ -135,7 +155,14 @@ def verify(
                 continue
             figures = {metric: v[ds] for metric, v in expected.items() if ds in v}
             if not figures:
-                out.checks.append(Check(ds, lb, "-", None, None, False, f"no {reference} figure for it"))
+                task = AGGREGATE_TASK if ds == CQADUPSTACK else TASKS[ds].name if ds in TASKS else None
+                if mteb is not None and task is not None:
+                    note = f"no {mteb.folder / task}.json"
+                elif mteb is not None:
+                    note = "MTEB has no task for it"
+                else:
+                    note = f"no {reference} figure for it"
+                out.checks.append(Check(ds, lb, "-", None, None, False, note))
                 continue
             shared = [metric for metric in figures if metric in mine[ds]]
             if not shared:
@@ -155,3 +182,22 @@ def _metrics_of(table: dict[str, dict[str, float]]) -> list[str]:
     for values in table.values():
         found += [m for m in values if m not in found]
     return found
+
+
+def _refuse_other_settings(entries: Sequence[PairResult], reference: str, labels: list[str]) -> None:
+    """A reference table made under a preset's condition (:mod:`beirctl.conditions`) is compared
+    only with results made under it (the preset, or a ``dense`` config with the same settings)."""
+    from beirctl.conditions import condition_of_reference, setting_differences
+
+    condition = condition_of_reference(reference)
+    if condition is None:
+        return
+    for m in entries:
+        if m.retriever.label not in labels:
+            continue
+        differ = setting_differences(condition, m.retriever.type, m.retriever.params, m.dataset.name)
+        if differ:
+            raise BeirctlError(
+                f"{m.dataset.name} × {m.retriever.label}: not made as {reference} (preset "
+                f"{condition.preset}), so not compared: {'; '.join(differ)}"
+            )

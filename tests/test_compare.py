@@ -129,3 +129,12 @@ def test_stratified_tests_are_paired_tests_of_the_forum_mean() -> None:
 def test_legend_only_when_tests_ran() -> None:
     assert tables_for(compare(ENTRIES, "nDCG@10"), "markdown")[0].footnotes == []
     assert tables_for(compare(ENTRIES, "nDCG@10", baseline="base", n_resamples=100), "markdown")[0].footnotes
+
+
+def test_randomization_test_exact_on_one_and_two_queries() -> None:
+    from beirctl.compare import randomization_test
+
+    # one query: the sign flips give +d and -d, both as extreme as d; scipy itself refuses n=1
+    assert randomization_test(np.array([0.5]), np.array([0.1])) == 1.0
+    # two queries, differences 0.4 and 0.1: flips give means ±0.25, ±0.15; two of four reach 0.25
+    assert randomization_test(np.array([0.5, 0.2]), np.array([0.1, 0.1])) == pytest.approx(0.5)

@@ -86,9 +86,14 @@ def returns_or_user_error(fn: Callable[[], T], budget_s: float | None = None) ->
         with bounded():
             result: T | BeirctlError = fn()
     except BeirctlError as exc:
-        message = str(exc)
-        assert message.strip(), "a BeirctlError with an empty message"
-        assert "\n" not in message and "\r" not in message, f"error message is not one line: {message!r}"
+        from beirctl.config import ConfigErrors
+
+        # a config reports every problem at once: one line each, all named in the message
+        lines = exc.problems if isinstance(exc, ConfigErrors) else [str(exc)]
+        assert str(exc) == "\n".join(lines)
+        for message in lines:
+            assert message.strip(), "a BeirctlError with an empty message"
+            assert "\n" not in message and "\r" not in message, f"error message is not one line: {message!r}"
         result = exc
     used = time.process_time() - t0
     if budget_s is not None:

@@ -2,8 +2,8 @@
 
 One module per command group: :mod:`.datasets`, :mod:`.run` (run, eval), :mod:`.imports`
 (import), :mod:`.results` (show, compare, verify, report), :mod:`.meta` (meta), :mod:`.leaderboard`
-(bundle, build, validate), :mod:`.info` (retrievers, doctor); :mod:`.common` holds the consoles,
-shared options and result helpers.
+(bundle, build, validate), :mod:`.info` (retrievers, doctor), :mod:`.export` (export mteb); :mod:`.common`
+holds the consoles, shared options and result helpers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from beirctl.cli import imports, info, meta, results, run
 from beirctl.cli.common import console, err_console
 from beirctl.cli.datasets import datasets_app
+from beirctl.cli.export import export_app
 from beirctl.cli.leaderboard import leaderboard_app
 from beirctl.errors import BeirctlError
 from beirctl.version import __version__
@@ -31,9 +32,11 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except BeirctlError as exc:
-            # One line, whatever the message quotes (a line break in a key, a file name...).
-            text = " ".join(str(exc).splitlines())
-            err_console.print(f"[red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+            # One line per problem (a config reports all of its own), whatever the message quotes
+            # (a line break in a key, a file name...).
+            for problem in getattr(exc, "problems", None) or [str(exc)]:
+                text = " ".join(str(problem).splitlines())
+                err_console.print(f"[red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; finished results are kept, run again to resume")
@@ -44,7 +47,7 @@ app = typer.Typer(
     cls=_Group,
     help="Benchmark retrieval on BEIR: datasets, runs, official metrics, leaderboard JSON.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion
     pretty_exceptions_enable=False,
 )
 
@@ -76,6 +79,7 @@ app.command("doctor")(info.doctor)
 app.command("import")(imports.import_cmd)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(leaderboard_app, name="leaderboard")
+app.add_typer(export_app, name="export")
 
 
 def run_cli() -> None:

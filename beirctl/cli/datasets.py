@@ -25,14 +25,31 @@ def _size(n: int | None) -> str:
     return f"{size:.3g} TB"
 
 
+def _sources(found: dict[str, str]) -> str:
+    return " ".join(k for k in found if k != "zip") or "-"  # the zip: every public dataset
+
+
+def _sources_caption() -> str:
+    from beirctl.datasets import catalog
+
+    split_ids = sorted(n for n, i in catalog.IRDS_IDS.items() if i == f"beir/{n}/{catalog.DATASETS[n].split}")
+    return (
+        "A public dataset comes as its BEIR zip (beirctl datasets download); also from hf = {name: NAME, source: hf} "
+        "(BeIR/NAME), irds = {irds: ID} through ir_datasets, ID beir/NAME, beir/NAME/SPLIT for "
+        + ", ".join(split_ids)
+        + ", beir/webis-touche2020/v2"
+    )
+
+
 @datasets_app.command("list")
 def datasets_list(data_dir: DataDirOpt = None) -> None:
-    """Every BEIR dataset with its size, licence note and whether it is cached locally."""
+    """Every BEIR dataset with its size, licence note, whether it is cached locally, and where it
+    can come from: the BEIR zip, Hugging Face (``source: hf``), ir_datasets (``irds: ID``)."""
     from beirctl.datasets import catalog, paths
 
     root = paths.data_dir(data_dir)
-    table = Table(title=f"BEIR datasets (data dir: {root})")
-    for col in ("dataset", "split", "docs", "queries", "zip", "public", "cached", "licence"):
+    table = Table(title=f"BEIR datasets (data dir: {root})", caption=_sources_caption())
+    for col in ("dataset", "split", "docs", "queries", "zip", "public", "cached", "from", "licence"):
         table.add_column(col, justify="right" if col in ("docs", "queries", "zip") else "left")
     for name, info in catalog.DATASETS.items():
         table.add_row(
@@ -43,6 +60,7 @@ def datasets_list(data_dir: DataDirOpt = None) -> None:
             _size(info.zip_bytes),
             "yes" if info.public else "no",
             "yes" if paths.is_cached(name, root) else "",
+            _sources(catalog.sources(name)),
             info.license,
         )
     console.print(table)
@@ -58,19 +76,24 @@ def datasets_download(
     from beirctl.datasets import download, paths
 
     root = paths.data_dir(data_dir)
-    with Progress(
+    # The bar appears with the first bytes: a cached or unknown dataset draws none.
+    progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=err_console,
-    ) as progress:
+    )
+    try:
         for name in names:
-            task = progress.add_task(name, total=None)
+            tasks: list[Any] = []
 
-            def update(done: int, total: int | None, task: Any = task) -> None:
-                progress.update(task, completed=done, total=total)
+            def update(done: int, total: int | None, name: str = name, tasks: list[Any] = tasks) -> None:
+                if not tasks:
+                    progress.start()
+                    tasks.append(progress.add_task(name, total=total))
+                progress.update(tasks[0], completed=done, total=total)
 
             try:
                 folder = download(name, root, force=force, progress=update)
@@ -79,5 +102,13 @@ def datasets_download(
                 raise BeirctlError(
                     f"{where}: {exc.strerror or exc}; check the data dir or pass --data-dir to another folder"
                 ) from None
-            progress.update(task, description=f"{name} ✓")
-            progress.console.print(f"{name}: {folder}")
+            if tasks:
+                progress.update(tasks[0], description=f"{name} ✓")
+                progress.stop()
+                progress.remove_task(tasks[0])
+                err_console.print(f"{name}: {folder}", highlight=False, soft_wrap=True)
+            else:
+                note = f"{name}: {folder} (cached; --force to download again)"
+                err_console.print(note, highlight=False, soft_wrap=True)
+    finally:
+        progress.stop()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from beirctl.cli.common import DataDirOpt, _collect_all, err_console
+from beirctl.cli.common import DataDirOpt, _warn_stale, err_console
 from beirctl.errors import BeirctlError
+
+if TYPE_CHECKING:
+    from beirctl.results import PairResult
 
 
 class _DefaultBundle(TyperGroup):
@@ -29,6 +32,25 @@ leaderboard_app = typer.Typer(
     help="Submission bundles (bundle, validate) and the static leaderboard site built from them (build).",
     no_args_is_help=True,
 )
+
+
+def _results_of(results: Path, label: str | None) -> tuple[Path, list[PairResult]]:
+    """The one config's results folder under ``results`` (itself, or the only one holding
+    ``label``) and its results; several candidates are an error naming them."""
+    from beirctl.results import collect_groups
+
+    groups = collect_groups(results)
+    if len(groups) > 1 and label is not None:
+        groups = [g for g in groups if any(m.retriever.label == label for m in g[1])] or groups
+    if len(groups) > 1:
+        names = ", ".join(str(results / folder) for folder, _ in groups)
+        raise BeirctlError(
+            f"{results} holds the results of {len(groups)} configs ({names}); give one of them"
+            + ("" if label else " or --retriever LABEL")
+        )
+    folder, entries = groups[0]
+    _warn_stale(entries)
+    return results / folder, entries
 
 
 @leaderboard_app.command("bundle")
@@ -55,8 +77,9 @@ def bundle_cmd(
 
     if out is None:
         raise BeirctlError("usage: beirctl leaderboard bundle RESULTS --out DIR")
+    results, entries = _results_of(results, retriever)
     zip_path = submission.build(
-        _collect_all([results]),
+        entries,
         results,
         out,
         label=retriever,

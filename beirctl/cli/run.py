@@ -15,7 +15,34 @@ from beirctl.errors import BeirctlError
 
 
 def run(
-    config_path: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="Run config.")],
+    config_path: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="CONFIG.yaml", help="Run config; - reads it from stdin; none with --dataset and --retriever."
+        ),
+    ] = None,
+    datasets: Annotated[
+        Optional[list[str]],
+        typer.Option("--dataset", "-d", metavar="NAME", help="Without a config: a dataset (repeatable)."),
+    ] = None,
+    retrievers: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--retriever", "-r", metavar="TYPE", help="Without a config: a retriever type, e.g. bm25 (repeatable)."
+        ),
+    ] = None,
+    sets: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a config key (top_k=100, retrievers.0.params.k1=1.2) or, a bare name, "
+            "a parameter of every retriever (k1=1.2); VALUE is YAML (repeatable).",
+        ),
+    ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the config as YAML (runnable as saved) and exit.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Redo pairs that are already finished.")] = False,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this dataset (repeatable).")] = None,
     data_dir: DataDirOpt = None,
@@ -26,11 +53,25 @@ def run(
         Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")
     ] = None,
 ) -> None:
-    """Run every (dataset, retriever) pair of a config and write results."""
-    from beirctl.config import load_config
-    from beirctl.runner import run_config
+    """Run every (dataset, retriever) pair of a config and write results.
 
-    config = load_config(config_path)
+    Without a config file: beirctl run -d scifact -r bm25 --set k1=1.2 (--print-config to save it).
+    """
+    from beirctl.config import config_from_flags, config_yaml, load_config, parse_config
+
+    if config_path is not None and (datasets or retrievers):
+        raise BeirctlError("give a config or --dataset/--retriever, not both (--set overrides a config's keys)")
+    if config_path is None:
+        config = config_from_flags(datasets or [], retrievers or [], sets or [], data_dir=data_dir)
+    elif config_path == "-":
+        config = parse_config(sys.stdin.read(), "<stdin>", sets or [], default_name="stdin", data_dir=data_dir)
+    else:
+        config = load_config(config_path, sets or [], data_dir=data_dir)
+    if print_config:
+        typer.echo(config_yaml(config), nl=False)
+        return
+
+    from beirctl.runner import run_config
 
     reporter = pair_reporter()
 
@@ -41,7 +82,7 @@ def run(
             only=only,
             data_dir=data_dir,
             reporter=reporter,
-            config_path=str(config_path),
+            config_path=config_path if config_path not in (None, "-") else None,
             executor=executor,
             ray_address=ray_address,
         )
@@ -57,7 +98,8 @@ def eval_(
     run_file: Annotated[Path, typer.Argument(metavar="RUN.trec", help="TREC run file (may be .gz).")],
     qrels_file: Annotated[Path, typer.Argument(metavar="QRELS", help="BEIR qrels TSV or TREC qrels.")],
     metrics: Annotated[
-        Optional[list[str]], typer.Option("--metric", "-m", help="ir-measures name (repeatable).")
+        Optional[list[str]],
+        typer.Option("--metric", "-m", help="ir-measures or trec_eval name, e.g. nDCG@10, ndcg_cut_10 (repeatable)."),
     ] = None,
     per_query: Annotated[bool, typer.Option("--per-query", help="Also print per-query values.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

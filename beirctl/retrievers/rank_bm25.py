@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, Run
 from beirctl.retrievers.text import TokenizerParams, field_texts, tokenize, top_k
 from beirctl.types import Corpus, Queries
@@ -34,25 +35,30 @@ class RankBM25Retriever(Retriever[RankBM25Params]):
         import rank_bm25
 
         self.doc_ids = list(corpus)
-        for field, texts in field_texts(corpus, self.params.fields).items():
-            tokens = tokenize(texts, self.params)
-            if self.params.variant == "okapi":
-                model = rank_bm25.BM25Okapi(tokens, k1=self.params.k1, b=self.params.b, epsilon=self.params.epsilon)
-            elif self.params.variant == "bm25l":
-                model = rank_bm25.BM25L(tokens, k1=self.params.k1, b=self.params.b, delta=self.params.delta or 0.5)
-            else:
-                model = rank_bm25.BM25Plus(tokens, k1=self.params.k1, b=self.params.b, delta=self.params.delta or 1.0)
-            self.models[field] = model
+        with track("indexing", len(corpus), "docs") as advance:
+            for field, texts in field_texts(corpus, self.params.fields).items():
+                tokens = tokenize(texts, self.params)
+                k1, b, delta = self.params.k1, self.params.b, self.params.delta
+                if self.params.variant == "okapi":
+                    model = rank_bm25.BM25Okapi(tokens, k1=k1, b=b, epsilon=self.params.epsilon)
+                elif self.params.variant == "bm25l":
+                    model = rank_bm25.BM25L(tokens, k1=k1, b=b, delta=delta or 0.5)
+                else:
+                    model = rank_bm25.BM25Plus(tokens, k1=k1, b=b, delta=delta or 1.0)
+                self.models[field] = model
+            advance(len(corpus))
 
     def search(self, queries: Queries, k: int) -> Run:
         qids = list(queries)
         tokens = tokenize([queries[q] for q in qids], self.params)
         weights = {"contents": 1.0, "title": self.params.title_weight, "text": self.params.text_weight}
         run: Run = {}
-        for qid, toks in zip(qids, tokens):
-            scores = np.zeros(len(self.doc_ids))
-            for field, model in self.models.items():
-                scores += np.asarray(model.get_scores(toks)) * weights[field]
-            idx, vals = top_k(scores, k)
-            run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(idx.tolist(), vals.tolist())]
+        with track("searching", len(qids), "queries") as advance:
+            for qid, toks in zip(qids, tokens):
+                scores = np.zeros(len(self.doc_ids))
+                for field, model in self.models.items():
+                    scores += np.asarray(model.get_scores(toks)) * weights[field]
+                idx, vals = top_k(scores, k)
+                run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(idx.tolist(), vals.tolist())]
+                advance(1)
         return run
