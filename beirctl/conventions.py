@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from beirctl.types import Run
+from beirctl.types import CQADUPSTACK_FORUMS, Run
 
 ConventionsName = Literal["pyserini", "beir", "mteb"]
 NAMES: tuple[ConventionsName, ...] = ("pyserini", "beir", "mteb")
@@ -52,23 +52,7 @@ MTEB_TASKS: dict[str, str] = {
     "scifact": "SciFact",
     "trec-covid": "TRECCOVID",
     "webis-touche2020": "Touche2020",
-    **{
-        f"cqadupstack/{forum}": f"CQADupstack{forum.capitalize()}Retrieval"
-        for forum in (
-            "android",
-            "english",
-            "gaming",
-            "gis",
-            "mathematica",
-            "physics",
-            "programmers",
-            "stats",
-            "tex",
-            "unix",
-            "webmasters",
-            "wordpress",
-        )
-    },
+    **{f"cqadupstack/{forum}": f"CQADupstack{forum.capitalize()}Retrieval" for forum in CQADUPSTACK_FORUMS},
 }
 
 # The MTEB tasks whose definition sets ignore_identical_ids = True (BEIR datasets only).

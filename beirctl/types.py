@@ -59,6 +59,23 @@ def doc_text(title: str, text: str) -> str:
     return (title + " " + text).strip()
 
 
+#: CQADupStack's 12 forums, as BEIR names their folders (``cqadupstack/<forum>``).
+CQADUPSTACK_FORUMS: tuple[str, ...] = (
+    "android",
+    "english",
+    "gaming",
+    "gis",
+    "mathematica",
+    "physics",
+    "programmers",
+    "stats",
+    "tex",
+    "unix",
+    "webmasters",
+    "wordpress",
+)
+
+
 @dataclass
 class Dataset:
     """One BEIR dataset split, ready to evaluate.

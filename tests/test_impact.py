@@ -6,12 +6,9 @@ an index built by Anserini's own ``IndexCollection -impact -pretokenized``."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from beirctl.retrievers import IndexContext, registry
 from beirctl.retrievers.sparse_presets import SparsePresetParams, SpladePPEDPreset
 from beirctl.types import Corpus, Queries, doc_text
 from tests.conftest import SHARED_BEIR, needs_shared
+from tests.pyserini_encoders import pyserini_encoder_module
 
 N_DOCS = 160
 N_QUERIES = 50
@@ -103,29 +101,7 @@ def test_preset_fixes_the_2cr_settings_and_refuses_others() -> None:
 
 
 def _pyserini_splade() -> Any:
-    """``pyserini/encode/_splade.py`` imported without ``pyserini.encode``'s ``__init__`` (which
-    imports every encoder's optional dependencies), as tests/test_presets.py does."""
-    pytest.importorskip("jnius_config")
-    pyserini = pytest.importorskip("pyserini")
-    name = "pyserini.encode"
-    if name not in sys.modules:
-        package = types.ModuleType(name)
-        package.__path__ = [str(Path(pyserini.__file__).parent / "encode")]
-        sys.modules[name] = package
-    package = sys.modules[name]
-    if "pyserini.util" not in sys.modules:
-        # pyserini.util starts a JVM to list prebuilt indexes; the SPLADE encoders never use it.
-        util = types.ModuleType("pyserini.util")
-
-        def no_download(*args: object, **kwargs: object) -> None:
-            raise AssertionError("pyserini tried to download pre-encoded queries")
-
-        util.download_encoded_queries = no_download  # type: ignore[attr-defined]
-        sys.modules["pyserini.util"] = util
-    if not hasattr(package, "QueryEncoder"):
-        base = importlib.import_module("pyserini.encode._base")
-        package.DocumentEncoder, package.QueryEncoder = base.DocumentEncoder, base.QueryEncoder  # type: ignore[attr-defined]
-    return importlib.import_module("pyserini.encode._splade")
+    return pyserini_encoder_module("_splade")
 
 
 def _random_splade(folder: Path) -> Path:

@@ -5,9 +5,6 @@ parameters that would change the encoding."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from beirctl.retrievers.presets import (
 )
 from beirctl.types import doc_text
 from tests.conftest import SHARED_BEIR, needs_shared
+from tests.pyserini_encoders import pyserini_encoder_module
 
 N_DOCS = 300
 N_QUERIES = 40
@@ -105,31 +103,7 @@ def test_presets_are_registered() -> None:
 
 
 def _pyserini_auto() -> Any:
-    """Pyserini's ``encode/_auto.py`` and ``_base.py``, imported without ``pyserini.encode``'s
-    ``__init__`` (which imports every encoder's optional dependencies: CLIP, OpenAI, ...)."""
-    pytest.importorskip("jnius_config")
-    pyserini = pytest.importorskip("pyserini")
-
-    name = "pyserini.encode"
-    if name not in sys.modules or not hasattr(sys.modules[name], "AutoQueryEncoder"):
-        package = types.ModuleType(name)
-        package.__path__ = [str(Path(pyserini.__file__).parent / "encode")]
-        sys.modules[name] = package
-        if "pyserini.util" not in sys.modules:
-            # pyserini.util imports its prebuilt-index tables, which start a JVM in this process;
-            # the encoders use it only to download pre-encoded queries, which this test never does.
-            util = types.ModuleType("pyserini.util")
-
-            def no_download(*args: object, **kwargs: object) -> None:
-                raise AssertionError("pyserini tried to download pre-encoded queries")
-
-            util.download_encoded_queries = no_download  # type: ignore[attr-defined]
-            sys.modules["pyserini.util"] = util
-        base = importlib.import_module("pyserini.encode._base")
-        package.DocumentEncoder, package.QueryEncoder = base.DocumentEncoder, base.QueryEncoder  # type: ignore[attr-defined]
-        auto = importlib.import_module("pyserini.encode._auto")
-        package.AutoQueryEncoder, package.AutoDocumentEncoder = auto.AutoQueryEncoder, auto.AutoDocumentEncoder  # type: ignore[attr-defined]
-    return sys.modules["pyserini.encode._auto"]
+    return pyserini_encoder_module("_auto")
 
 
 def _check_vocab(tokenizer: Any) -> None:

@@ -9,23 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from beirctl.types import CQADUPSTACK_FORUMS as CQADUPSTACK_FORUMS  # re-exported: the catalog names them
+
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
 
 CQADUPSTACK = "cqadupstack"
-CQADUPSTACK_FORUMS: tuple[str, ...] = (
-    "android",
-    "english",
-    "gaming",
-    "gis",
-    "mathematica",
-    "physics",
-    "programmers",
-    "stats",
-    "tex",
-    "unix",
-    "webmasters",
-    "wordpress",
-)
 
 
 @dataclass(frozen=True)
