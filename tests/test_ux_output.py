@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from math import fsum
 from pathlib import Path
 
@@ -237,3 +241,25 @@ def test_help_shows_flags_as_flags_and_completion_is_there() -> None:
     run_help = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
     force = next(ln for ln in run_help.splitlines() if "--force" in ln)
     assert force.split("--force")[1].strip().startswith("Redo")  # no type between the flag and its help
+
+
+def test_piped_progress_is_plain_lines_with_counts_and_times(tiny: Path, tmp_path: Path) -> None:
+    """In a CI log (stdout and stderr pipes) no bar is drawn: no escape sequence, no carriage
+    return; each finished step is one line with its count, time and rate."""
+    env = {**os.environ, "BEIRCTL_DATA_DIR": str(tiny.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "beirctl", "run", "-d", "tiny", "-r", "bm25", "-r", "rank-bm25"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "\x1b" not in out and "\r" not in out
+    docs = len((tiny / "corpus.jsonl").read_text().splitlines())
+    indexing = re.findall(rf"indexing: {docs} docs in \d+\.\ds, [\d,]+ docs/s", out)
+    assert len(indexing) == 2  # lucene-exact and rank-bm25
+    assert re.search(r"tiny × bm25: index \d+\.\ds", out) and re.search(r"tiny × rank-bm25: search \d+\.\ds", out)
+    assert re.search(r"searching: \d+ queries in \d+\.\ds, [\d,]+ queries/s", out)
