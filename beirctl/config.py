@@ -262,6 +262,13 @@ class Config(_Strict):
             raise ValueError(f"retriever labels must be unique; repeated: {', '.join(dupes)} (set 'label')")
         return self
 
+    def __eq__(self, other: object) -> bool:
+        """Equal fields: the mapping a config was read from (``_document``) is not compared, so a
+        config built from flags equals the same config read back from its YAML."""
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
     def results_dir(self) -> Path:
         return Path(self.output_dir) if self.output_dir else Path("results") / (self.name or "run")
 

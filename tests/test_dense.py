@@ -449,3 +449,39 @@ def test_own_encoder_runs_end_to_end_and_reuses_its_shards(index: str, tiny: Pat
     assert sorted(len(b) for b in corpus_batches()) == [1, 2, 2]
     assert len(list(corpus_cache.iterdir())) == 2
     assert (out / "run.trec.gz").read_bytes() == run_bytes  # same computation, same run
+
+
+def test_encoding_progress_moves_per_batch_on_a_terminal(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal the encoding bar advances by each batch (not by shard), shows passages/s,
+    and the finished step prints one line with its count and rate."""
+    import io
+
+    import rich.progress
+    from rich.console import Console
+
+    from beirctl import progress
+
+    out = io.StringIO()
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setattr(progress, "_CONSOLE", [Console(file=out, force_terminal=True, width=120)])
+    assert progress.interactive()
+    seen: list[tuple[float | None, str]] = []
+    original = rich.progress.Progress.update
+
+    def update(self: rich.progress.Progress, task_id: rich.progress.TaskID, **kw: object) -> None:
+        original(self, task_id, **kw)  # type: ignore[arg-type]
+        task = self._tasks[task_id]
+        seen.append((task.completed, str(task.fields.get("rate", ""))))
+
+    monkeypatch.setattr(rich.progress.Progress, "update", update)
+    corpus = make_corpus(40, seed=5)
+    params = DenseParams(model=str(tiny_model), shard_size=1000, batch_size=8)  # one shard, five batches
+    DenseRetriever(params).index(corpus, IndexContext("c40", cache_dir=tmp_path))
+    assert [c for c, _ in seen] == [8, 16, 24, 32, 40]
+    assert all(rate.endswith("passages/s") for _, rate in seen)
+    text = out.getvalue()
+    assert "\x1b[" in text  # a bar was drawn (cursor moves), then removed (transient)
+    assert "encoding: 40 passages in" in text and "passages/s)" not in text
+    assert "passages/s" in text.rsplit("encoding: 40 passages in", 1)[1]
