@@ -163,13 +163,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+GZIP_LEVEL = 1  # of the .gz files atomic_open writes (run files): fast, and the same bytes every time
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a file for writing atomically; ``.gz`` paths are gzip-compressed."""
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
-            # mtime=0 keeps the bytes reproducible across runs.
-            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            # mtime=0 keeps the bytes reproducible across runs. Level 1: a top-1000 run of 2,000
+            # queries (66 MB of text) compresses in 0.5 s to 20.9 MB; level 9, gzip's default,
+            # took 8.8 s for 18.7 MB, the longest step of a cached BM25 run on 1M documents.
+            with (
+                open(tmp, "wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as gz,
+            ):
                 if "b" in mode:
                     yield gz  # type: ignore[misc]
                 else:

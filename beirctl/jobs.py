@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import operator
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -181,11 +182,14 @@ def round_run(run: Run) -> Run:
     return {q: [(d, float(f"{s:.6f}")) for d, s in hits] for q, hits in run.items()}
 
 
+_doc_id = operator.itemgetter(0)
+
+
 def drop_query_hits(run: Run, k: int, remove: bool) -> Run:
     """Remove hits whose doc id equals the query id (as BEIR and Pyserini do), keep ``k``."""
     if not remove:
         return {q: hits[:k] for q, hits in run.items()}
-    return {q: [h for h in hits if h[0] != q][:k] for q, hits in run.items()}
+    return {q: [h for h in hits if h[0] != q][:k] if q in map(_doc_id, hits) else hits[:k] for q, hits in run.items()}
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity

@@ -132,6 +132,74 @@ def test_fuzzed_lines_match_json(tmp_path: Path, lines: list[bytes]) -> None:
         assert isinstance(got, list) and _same(got, ref)
 
 
+def _reference_corpus(path: Path) -> tuple[dict[str, Document], str, str] | str:
+    """The corpus as the record-at-a-time loader read it (``_json_records``, ``_record_id``,
+    ``_text_field``, ``CorpusHasher.update``): documents, fingerprint and md5, or its error."""
+    from beirctl.datasets.loader import _record_id, _text_field
+
+    docs: dict[str, Document] = {}
+    md5, hasher = hashlib.md5(), CorpusHasher()
+    try:
+        for lineno, record in _json_records(path, md5):
+            doc_id = _record_id(path, record, lineno)
+            if doc_id in docs:
+                raise DataError(path, f"duplicate document id {doc_id!r}", lineno)
+            title = _text_field(path, record, "title", lineno, required=False, check=False)
+            text = _text_field(path, record, "text", lineno, required=True, check=False)
+            docs[doc_id] = Document(title, text)
+            try:
+                hasher.update(doc_id, title, text)
+            except UnicodeEncodeError as exc:
+                raise DataError(
+                    path,
+                    f"a text holds an unpaired surrogate U+{ord(exc.object[exc.start]):04X} (an invalid \\u escape)",
+                    lineno,
+                ) from None
+        if not docs:
+            raise DataError(path, "empty corpus: no documents")
+    except DataError as exc:
+        return str(exc)
+    return docs, hasher.hexdigest(), md5.hexdigest()
+
+
+_records = st.fixed_dictionaries(
+    {"_id": st.text(min_size=1, max_size=4) | st.integers(), "text": st.text(max_size=12)},
+    optional={"title": st.text(max_size=6) | st.none()},
+).map(lambda v: json.dumps(v, ensure_ascii=bool(len(str(v)) % 2)).encode())
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(_records | _lines | st.sampled_from([b"", b"  ", b"\r"]), min_size=1, max_size=8),
+    final_newline=st.booleans(),
+    block=st.integers(1, 80),
+)
+def test_block_loader_matches_the_record_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[bytes], final_newline: bool, block: int
+) -> None:
+    """load_corpus (blocks, digests on a thread, inline checks) gives the record loader's
+    documents, fingerprint, md5 and errors, in memory and streamed, whatever the block size
+    (lines cut across blocks, a last line without a newline)."""
+    from beirctl.datasets import loader
+
+    monkeypatch.setattr(loader, "_BLOCK", block)
+    body = b"\n".join(line.replace(b"\n", b" ") for line in lines) + (b"\n" if final_newline else b"")
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(body)
+    ref = _reference_corpus(path)
+    for stream in (False, True):
+        try:
+            got: Any = load_corpus(path, stream=stream)
+        except DataError as exc:
+            got = str(exc)
+        if isinstance(ref, str):
+            assert got == ref
+            continue
+        corpus, fingerprint, md5 = got
+        assert (fingerprint, md5) == ref[1:] and md5 == hashlib.md5(body).hexdigest()
+        assert list(corpus) == list(ref[0]) and dict(corpus.items()) == ref[0]
+
+
 def test_streamed_and_in_memory_agree_with_nan_field(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     path.write_bytes(b'{"_id": "a", "title": "T", "text": "one", "extra": NaN}\n\n{"_id": 7, "text": "two \\u00e9"}\n')

@@ -20,9 +20,9 @@ def write_run(path: str | Path, run: Run, tag: str = "beirctl") -> None:
     bytes. Scores are written with 6 decimals (like Pyserini).
     """
     with atomic_open(path) as fh:
-        for qid in sorted(run):
-            for rank, (doc_id, score) in enumerate(run[qid], start=1):
-                fh.write(f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+        for qid in sorted(run):  # one write per query
+            lines = [f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n" for rank, (doc, score) in enumerate(run[qid], 1)]
+            fh.write("".join(lines))
 
 
 def read_run(path: str | Path) -> Run:
