@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from beirctl.types import Corpus, Queries, Run
 
@@ -23,6 +23,28 @@ class RetrieverParams(BaseModel):
     errors."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    # Parameters added after results were first stored with this retriever: left out of the
+    # dump (so of retrieval keys and metrics.json) while at their default, so that the results
+    # stored before them keep their keys; set otherwise, they join the key and the pair runs again.
+    omit_at_default: ClassVar[tuple[str, ...]] = ()
+
+    def omitted(self) -> set[str]:
+        """The parameters the dump leaves out (see ``omit_at_default``)."""
+        fields = type(self).model_fields
+        return {
+            name
+            for name in self.omit_at_default
+            if getattr(self, name) == fields[name].get_default(call_default_factory=True)
+        }
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self.omitted():
+                data.pop(name, None)
+        return data
 
 
 # The BM25 parameters, one definition for every BM25 retriever: k1 > 0 and 0 <= b <= 1 (a

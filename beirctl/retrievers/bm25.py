@@ -16,10 +16,10 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, model_validator
 
 from beirctl.atomic import (
     cache_lock,
@@ -53,13 +53,7 @@ class BM25Params(TokenizerParams):
         False, description="lucene-exact: score every document instead of the pruned top-k search (same run files)"
     )
 
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # As lucene-bm25's: exhaustive: false stays out of keys (stored results still match).
-        data: dict[str, Any] = handler(self)
-        if not self.exhaustive:
-            data.pop("exhaustive", None)
-        return data
+    omit_at_default = ("exhaustive",)  # exhaustive: true searches again; its run files are the same
 
     @model_validator(mode="after")
     def _analyzer_options(self) -> BM25Params:

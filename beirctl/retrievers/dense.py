@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, model_validator
 
 from beirctl.atomic import cache_lock, cache_write_errors, file_record
 from beirctl.dense.cache import QueryCache, ShardStore, cache_key, checked, texts_digest, write_record
@@ -61,17 +61,12 @@ class DenseParams(RetrieverParams):
     shard_size: int = Field(50_000, ge=1, description="passages per cached embedding shard")
     trust_remote_code: bool = Field(False, description="allow models with custom code")
 
-    @model_serializer(mode="wrap")
-    def _without_unset_encoder(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        # A sentence-transformers model's parameters are written (results, retrieval keys) as
-        # they were before ``encoder`` existed, so earlier results stay current.
-        data = handler(self)
-        if isinstance(data, dict) and self.encoder is None:
-            data.pop("encoder", None)
-            data.pop("encoder_params", None)
-        if isinstance(data, dict) and self.pooling == "model":
-            data.pop("pooling", None)  # likewise for results written before ``pooling`` existed
-        return data
+    # A sentence-transformers model's parameters are written (results, retrieval keys) as they
+    # were before ``encoder`` and ``pooling`` existed, so earlier results stay current.
+    omit_at_default = ("encoder", "pooling")
+
+    def omitted(self) -> set[str]:
+        return super().omitted() | ({"encoder_params"} if self.encoder is None else set())
 
     @model_validator(mode="after")
     def _encoder_target(self) -> DenseParams:

@@ -7,10 +7,10 @@ import gc
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
 from beirctl.atomic import cache_lock, discard
 from beirctl.datasets.stream import iter_chunks
@@ -47,15 +47,7 @@ class LuceneBM25Params(RetrieverParams):
         description="score every document instead of the pruned top-k search (identical run files; slower)",
     )
 
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # exhaustive: false is left out so that keys of results stored before it existed still
-        # match (its run files are the same); exhaustive: true joins them, so a run asked to
-        # check the pruned search is searched again rather than reused.
-        data: dict[str, Any] = handler(self)
-        if not self.exhaustive:
-            data.pop("exhaustive", None)
-        return data
+    omit_at_default = ("exhaustive",)  # exhaustive: true searches again; its run files are the same
 
 
 class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
