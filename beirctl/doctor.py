@@ -110,35 +110,51 @@ def check_package(name: str, dist: str) -> Check:
     return Check(name, found is not None, f"{dist} {found}" if found else "not installed")
 
 
+def _compiled(name: str, module: str, loaded: bool, compiled: str, fallback: str, slower: str) -> Check:
+    """A row for one of lucene-exact's compiled extensions: what is used, and why not if not."""
+    from beirctl.lucene import native
+
+    if loaded:
+        return Check(name, True, f"{compiled} ({module})")
+    if native.DISABLED_BY_ENV:
+        why = f"{native.ENV_SWITCH}=0 is set"
+    elif importlib.util.find_spec(module) is None:
+        why = f"{module} not built: no C compiler at install"
+    else:
+        why = f"{module} does not load"
+    return Check(name, True, f"{fallback} ({why}); same results, slower {slower}")
+
+
 def check_lucene_exact() -> Check:
     """The default bm25 engine always works; say whether its compiled tokenizer/stemmer is used."""
     from beirctl.lucene import native
 
-    if native.compiled():
-        return Check("lucene-exact", True, "compiled tokenizer and Porter stemmer (beirctl.lucene._scan)")
-    if native.DISABLED_BY_ENV:
-        why = f"{native.ENV_SWITCH}=0 is set"
-    elif importlib.util.find_spec("beirctl.lucene._scan") is None:
-        why = "beirctl.lucene._scan not built: no C compiler at install"
-    else:
-        why = "beirctl.lucene._scan does not load"
-    return Check("lucene-exact", True, f"pure Python ({why}); same results, slower indexing")
+    return _compiled(
+        "lucene-exact",
+        "beirctl.lucene._scan",
+        native.compiled(),
+        "compiled tokenizer and Porter stemmer",
+        "pure Python",
+        "indexing",
+    )
 
 
 def check_lucene_search() -> Check:
     """Whether lucene-exact searches by the compiled pruned top-k search or scores every document."""
     from beirctl.lucene import native
 
-    if native.search_module() is not None:
-        return Check("lucene-exact search", True, "compiled pruned top-k search (beirctl.lucene._search)")
-    if native.DISABLED_BY_ENV:
-        why = f"{native.ENV_SWITCH}=0 is set"
-    elif importlib.util.find_spec("beirctl.lucene._search") is None:
-        why = "beirctl.lucene._search not built: no C compiler at install"
-    else:
-        why = "beirctl.lucene._search does not load"
-    return Check("lucene-exact search", True, f"every document scored ({why}); same results, slower search")
+    return _compiled(
+        "lucene-exact search",
+        "beirctl.lucene._search",
+        native.search_module() is not None,
+        "compiled pruned top-k search",
+        "every document scored",
+        "search",
+    )
 
+
+# Packages every install has: (row name, distribution).
+CORE: tuple[tuple[str, str], ...] = (("bm25s", "bm25s"), ("PyStemmer", "PyStemmer"), ("rank-bm25", "rank-bm25"))
 
 # Optional packages: (row name, distributions that provide it, what beirctl uses it for).
 OPTIONAL: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -168,9 +184,7 @@ def collect() -> list[Check]:
     return [
         check_lucene_exact(),
         check_lucene_search(),
-        check_package("bm25s", "bm25s"),
-        check_package("PyStemmer", "PyStemmer"),
-        check_package("rank-bm25", "rank-bm25"),
+        *(check_package(*row) for row in CORE),
         *check_java(),
         check_torch(),
         *check_sentence_transformers(),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,31 @@ needs_shared = pytest.mark.skipif(
     not (SHARED_BEIR / "scifact" / "corpus.jsonl").is_file(),
     reason=f"real BEIR data not found at {SHARED} (set BEIRCTL_SHARED)",
 )
+
+
+def beirctl_process(
+    args: Sequence[str],
+    data: Path,
+    cwd: Path,
+    *,
+    stdin: str | None = None,
+    python: Sequence[str] = (),
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``python [PYTHON...] -m beirctl ARGS`` in ``cwd`` with ``BEIRCTL_DATA_DIR=data``; stdout
+    and stderr captured as text, ``stdin`` fed to it; asserts it exits 0 (with its stderr)."""
+    proc = subprocess.run(
+        [sys.executable, *python, "-m", "beirctl", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BEIRCTL_DATA_DIR": str(data)},
+        cwd=cwd,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
 
 TINY_CORPUS = [
     {"_id": "d1", "title": "Cats", "text": "Cats are small furry animals that purr."},

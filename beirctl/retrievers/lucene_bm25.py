@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from beirctl.atomic import cache_lock, discard
 from beirctl.datasets.stream import iter_chunks
 from beirctl.lucene.analyzer import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
-from beirctl.lucene.index import LuceneIndex
+from beirctl.lucene.index import LuceneIndex, gc_paused
 from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
 from beirctl.types import Corpus, Queries
@@ -112,18 +111,13 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
             scores = anserini_tie_adjust_many(scores)
         # One list of (doc id, score) pairs for all the queries, sliced per query; without
         # the cyclic GC, which would otherwise rescan the heap many times for these tuples.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             pairs = list(
                 zip(
                     doc_ids[np.concatenate([i for i, _ in hits])].tolist() if hits else [],
                     np.concatenate(scores).tolist() if hits else [],
                 )
             )
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         run: Run = {}
         end = 0
         for qid, (idx, _) in zip(qids, hits):

@@ -50,29 +50,18 @@ class PyseriniSpladeEncoder(SpladeEncoder):
         pooled, _ = torch.max(torch.log(1 + torch.relu(logits)) * attention.unsqueeze(-1), dim=1)
         return pooled.cpu().numpy()
 
-    def encode(self, texts: list[str]) -> Any:
-        """Documents, in batches of ``batch_size`` padded to the longest (``SpladeDocumentEncoder``)."""
-        import scipy.sparse
-        import torch
-
-        self._load()
-        blocks = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                enc = self._tokenizer(
-                    texts[start : start + self.batch_size],
-                    max_length=self.max_length,
-                    truncation=True,
-                    padding="longest",
-                    return_attention_mask=True,
-                    return_token_type_ids=False,
-                    return_tensors="pt",
-                ).to(self.device)
-                pooled = self._pool(enc["input_ids"], enc["attention_mask"], pass_mask=True)
-                blocks.append(scipy.sparse.csr_matrix(pooled, dtype=np.float32))
-        if not blocks:
-            return scipy.sparse.csr_matrix((0, self._model.config.vocab_size), dtype=np.float32)
-        return scipy.sparse.vstack(blocks, format="csr")
+    def _pool_batch(self, batch: list[str]) -> np.ndarray:
+        """Documents padded to the longest of their batch (``SpladeDocumentEncoder``)."""
+        enc = self._tokenizer(
+            batch,
+            max_length=self.max_length,
+            truncation=True,
+            padding="longest",
+            return_attention_mask=True,
+            return_token_type_ids=False,
+            return_tensors="pt",
+        ).to(self.device)
+        return self._pool(enc["input_ids"], enc["attention_mask"], pass_mask=True)  # type: ignore[no-any-return]
 
     def encode_queries(self, texts: list[str]) -> Any:
         """Queries one at a time, as ``SpladeQueryEncoder.encode`` (the model sees no mask)."""
@@ -88,9 +77,7 @@ class PyseriniSpladeEncoder(SpladeEncoder):
                 ).to(self.device)
                 pooled = self._pool(enc["input_ids"], enc["attention_mask"], pass_mask=False)
                 rows.append(scipy.sparse.csr_matrix(pooled, dtype=np.float32))
-        if not rows:
-            return scipy.sparse.csr_matrix((0, self._model.config.vocab_size), dtype=np.float32)
-        return scipy.sparse.vstack(rows, format="csr")
+        return self._stack(rows)
 
 
 class SpladePPEDPreset(SpladeRetriever):

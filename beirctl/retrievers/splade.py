@@ -69,6 +69,7 @@ class SpladeEncoder:
         return [len(x) for x in enc["input_ids"]]
 
     def encode(self, texts: list[str]) -> Any:
+        """Texts in batches of ``batch_size`` (:meth:`_pool_batch` each); csr, texts × vocabulary."""
         import scipy.sparse
         import torch
 
@@ -77,18 +78,27 @@ class SpladeEncoder:
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 batch = texts[start : start + self.batch_size]
-                enc = self._tokenizer(
-                    batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-                ).to(self.device)
-                logits = self._model(**enc).logits
-                weights = torch.log1p(torch.relu(logits.float())) * enc["attention_mask"].unsqueeze(-1)
-                pooled = weights.max(dim=1).values.cpu().numpy()
-                blocks.append(scipy.sparse.csr_matrix(pooled, dtype=np.float32))
+                blocks.append(scipy.sparse.csr_matrix(self._pool_batch(batch), dtype=np.float32))
                 if self.on_batch is not None:
                     self.on_batch(len(batch))
+        return self._stack(blocks)
+
+    def _pool_batch(self, batch: list[str]) -> np.ndarray:
+        """One batch padded to its longest text: ``max over tokens of log1p(relu(logits))``."""
+        import torch
+
+        enc = self._tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(
+            self.device
+        )
+        logits = self._model(**enc).logits
+        weights = torch.log1p(torch.relu(logits.float())) * enc["attention_mask"].unsqueeze(-1)
+        return weights.max(dim=1).values.cpu().numpy()  # type: ignore[no-any-return]
+
+    def _stack(self, blocks: list[Any]) -> Any:
+        import scipy.sparse
+
         if not blocks:
-            vocab = self._model.config.vocab_size
-            return scipy.sparse.csr_matrix((0, vocab), dtype=np.float32)
+            return scipy.sparse.csr_matrix((0, self._model.config.vocab_size), dtype=np.float32)
         return scipy.sparse.vstack(blocks, format="csr")
 
     def encode_sorted(self, texts: list[str]) -> Any:
