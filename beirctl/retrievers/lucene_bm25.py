@@ -88,6 +88,9 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
                     # Search the saved file's read-only mapping: the built arrays' memory is freed,
                     # and the postings' pages are the page cache's, shared with forked workers.
                     index = LuceneIndex.load(path) or index
+        ids = list(corpus)
+        if ids == index.doc_ids:  # no blank document: the corpus's id strings, not a second copy
+            index.doc_ids = ids  # (5M documents: 0.3 GB)
         weights = {
             "contents": self.params.text_weight if self.params.fields == "multifield" else 1.0,
             "title": self.params.title_weight,
