@@ -72,6 +72,27 @@ def _queries(seed: int, n: int) -> list[list[str]]:
     return qs
 
 
+@pytest.fixture(autouse=True)
+def _always_prune(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pruned path whatever the corpus size (small corpora are otherwise scored exhaustively)."""
+    monkeypatch.setattr(BM25Searcher, "PRUNE_MIN_DOCS_PER_HIT", 0)
+
+
+def test_small_corpora_are_scored_exhaustively(monkeypatch: pytest.MonkeyPatch) -> None:
+    searcher = BM25Searcher(_synthetic(300, 1))
+    calls: list[int] = []
+    original = BM25Searcher.search_exhaustive
+    monkeypatch.setattr(BM25Searcher, "search_exhaustive", lambda self, q, k: calls.append(k) or original(self, q, k))
+    monkeypatch.setattr(BM25Searcher, "PRUNE_MIN_DOCS_PER_HIT", 8)
+    query = _queries(2, 1)[0]
+    assert searcher.pruned is not None
+    pruned, full = searcher.search(query, 37), searcher.search(query, 38)
+    assert calls == [38]  # 300 documents: top 37 pruned (8 * 37 <= 300), top 38 scored in full
+    assert _same(pruned, original(searcher, query, 37)) and _same(full, original(searcher, query, 38))
+    searcher.search_many([query, query], 100)
+    assert calls == [38, 100, 100]
+
+
 def _searchers(index: LuceneIndex, **kw: object) -> Iterator[tuple[BM25Searcher, BM25Searcher]]:
     pruned = BM25Searcher(index, **kw)
     assert pruned.pruned is not None
