@@ -135,7 +135,7 @@ def test_fuzzed_lines_match_json(tmp_path: Path, lines: list[bytes]) -> None:
 def _reference_corpus(path: Path) -> tuple[dict[str, Document], str, str] | str:
     """The corpus as the record-at-a-time loader read it (``_json_records``, ``_record_id``,
     ``_text_field``, ``CorpusHasher.update``): documents, fingerprint and md5, or its error."""
-    from beirctl.datasets.loader import _record_id, _text_field
+    from beirctl.datasets.loader import _record_id, _text_field, surrogate_error
 
     docs: dict[str, Document] = {}
     md5, hasher = hashlib.md5(), CorpusHasher()
@@ -150,11 +150,7 @@ def _reference_corpus(path: Path) -> tuple[dict[str, Document], str, str] | str:
             try:
                 hasher.update(doc_id, title, text)
             except UnicodeEncodeError as exc:
-                raise DataError(
-                    path,
-                    f"a text holds an unpaired surrogate U+{ord(exc.object[exc.start]):04X} (an invalid \\u escape)",
-                    lineno,
-                ) from None
+                raise surrogate_error(path, exc, lineno) from None
         if not docs:
             raise DataError(path, "empty corpus: no documents")
     except DataError as exc:

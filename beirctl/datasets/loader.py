@@ -112,23 +112,40 @@ def _json_records(
     ``_id`` that is not a string is read again by ``json``, as orjson rounds huge integers).
     """
     for lineno, raw in _raw_lines(path, digest, spans):
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            line = _decode(path, raw, lineno)
-            if not line.strip():
-                if spans is not None:
-                    spans[0].pop()
-                    spans[1].pop()
-                continue
-            record = _parse_line(path, line, lineno)
-        else:
-            if isinstance(record, dict) and type(record.get("_id", "")) is not str:
-                # orjson reads an integer beyond 64 bits as a float; json keeps it exact
-                record = _parse_line(path, _decode(path, raw, lineno), lineno)
-        if not isinstance(record, dict):
-            raise DataError(path, "expected a JSON object", lineno)
+        record = _record(path, raw, raw, lineno)
+        if record is None:
+            if spans is not None:
+                spans[0].pop()
+                spans[1].pop()
+            continue
         yield lineno, record
+
+
+def _record(path: Path, data: bytes, raw: bytes, lineno: int) -> dict[str, Any] | None:
+    """The JSON object of one line (``data``: its bytes, ``raw``: with its newline), None for a
+    blank line; orjson parses it, and a line it rejects goes through ``json`` (see
+    :func:`_json_records`)."""
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        line = _decode(path, raw, lineno)
+        if not line.strip():
+            return None
+        record = _parse_line(path, line, lineno)
+    else:
+        if isinstance(record, dict) and type(record.get("_id", "")) is not str:
+            # orjson reads an integer beyond 64 bits as a float; json keeps it exact
+            record = _parse_line(path, _decode(path, raw, lineno), lineno)
+    if not isinstance(record, dict):
+        raise DataError(path, "expected a JSON object", lineno)
+    return record
+
+
+def surrogate_error(path: Path, exc: UnicodeEncodeError, lineno: int) -> DataError:
+    """The error for a text whose UTF-8 encoding failed on a lone surrogate."""
+    return DataError(
+        path, f"a text holds an unpaired surrogate U+{ord(exc.object[exc.start]):04X} (an invalid \\u escape)", lineno
+    )
 
 
 def _record_id(path: Path, record: dict[str, Any], lineno: int) -> str:
@@ -263,20 +280,10 @@ class _CorpusReader:
         for lineno, line in enumerate(lines, start=self.lineno + 1):
             raw = line + b"\n" * newline
             size = len(raw)
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                text_line = _decode(path, raw, lineno)
-                if not text_line.strip():
-                    offset += size
-                    continue
-                record = _parse_line(path, text_line, lineno)
-            else:
-                if isinstance(record, dict) and type(record.get("_id", "")) is not str:
-                    # orjson reads an integer beyond 64 bits as a float; json keeps it exact
-                    record = _parse_line(path, _decode(path, raw, lineno), lineno)
-            if not isinstance(record, dict):
-                raise DataError(path, "expected a JSON object", lineno)
+            record = _record(path, line, raw, lineno)
+            if record is None:
+                offset += size
+                continue
             doc_id = _record_id(path, record, lineno)
             if doc_id in self.seen:
                 raise DataError(path, f"duplicate document id {doc_id!r}", lineno)
@@ -285,11 +292,7 @@ class _CorpusReader:
             try:
                 parts.append(fingerprint_bytes(doc_id.encode(), title.encode(), text.encode()))
             except UnicodeEncodeError as exc:
-                raise DataError(
-                    path,
-                    f"a text holds an unpaired surrogate U+{ord(exc.object[exc.start]):04X} (an invalid \\u escape)",
-                    lineno,
-                ) from None
+                raise surrogate_error(path, exc, lineno) from None
             if self.stream:
                 self.rows[doc_id] = len(self.rows)
                 starts.append(offset)
