@@ -12,9 +12,8 @@ import contextlib
 import errno
 import hashlib
 import json
-import operator
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,14 +181,13 @@ def round_run(run: Run) -> Run:
     return {q: [(d, float(f"{s:.6f}")) for d, s in hits] for q, hits in run.items()}
 
 
-_doc_id = operator.itemgetter(0)
-
-
-def drop_query_hits(run: Run, k: int, remove: bool) -> Run:
-    """Remove hits whose doc id equals the query id (as BEIR and Pyserini do), keep ``k``."""
+def drop_query_hits(run: Run, k: int, remove: bool, self_hits: Iterable[str] | None = None) -> Run:
+    """Remove hits whose doc id equals the query id (as BEIR and Pyserini do), keep ``k``.
+    ``self_hits``: the queries holding such a hit, where already known (:func:`identical_id_hits`)."""
     if not remove:
         return {q: hits[:k] for q, hits in run.items()}
-    return {q: [h for h in hits if h[0] != q][:k] if q in map(_doc_id, hits) else hits[:k] for q, hits in run.items()}
+    drop = set(identical_id_hits(run) if self_hits is None else self_hits)
+    return {q: [h for h in hits if h[0] != q][:k] if q in drop else hits[:k] for q, hits in run.items()}
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity
@@ -287,7 +285,7 @@ def run_pair(
         # topping the list up (a query that finds itself keeps top_k - 1 hits).
         raw = retriever.search(dataset.queries, ctx.top_k)
         self_hits = identical_id_hits(raw) if remove else []
-        run = round_run(drop_query_hits(raw, ctx.top_k, remove))
+        run = round_run(drop_query_hits(raw, ctx.top_k, remove, self_hits))
         timings["search_s"] = round(time.perf_counter() - t0, 3)
         write_run(run_path, run, tag=label)
         warning = collision_warning(target.name, self_hits)
