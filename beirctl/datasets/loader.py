@@ -362,7 +362,9 @@ def _blocks(path: Path) -> Iterator[tuple[bytes, list[bytes], bool]]:
                 block = fh.read(_BLOCK)
                 if not block:
                     break
-                lines = (tail + block if tail else block).split(b"\n")
+                lines = block.split(b"\n")
+                if tail:  # the line the previous block began
+                    lines[0] = tail + lines[0]
                 tail = lines.pop()
                 yield block, lines, False
     except (OSError, EOFError, zlib.error) as exc:
