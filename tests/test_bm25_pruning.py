@@ -76,6 +76,7 @@ def _queries(seed: int, n: int) -> list[list[str]]:
 def _always_prune(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pruned path whatever the corpus size (small corpora are otherwise scored exhaustively)."""
     monkeypatch.setattr(BM25Searcher, "PRUNE_MIN_DOCS_PER_HIT", 0)
+    monkeypatch.setattr(BM25Searcher, "PRUNE_MIN_DOCS", 0)
 
 
 def test_small_corpora_are_scored_exhaustively(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,6 +92,9 @@ def test_small_corpora_are_scored_exhaustively(monkeypatch: pytest.MonkeyPatch) 
     assert _same(pruned, original(searcher, query, 37)) and _same(full, original(searcher, query, 38))
     searcher.search_many([query, query], 100)
     assert calls == [38, 100, 100]
+    monkeypatch.setattr(BM25Searcher, "PRUNE_MIN_DOCS", 301)  # fewer documents than that: never pruned
+    searcher.search(query, 1)
+    assert calls == [38, 100, 100, 1]
 
 
 def _searchers(index: LuceneIndex, **kw: object) -> Iterator[tuple[BM25Searcher, BM25Searcher]]:

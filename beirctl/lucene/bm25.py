@@ -119,10 +119,13 @@ class _FieldScorer:
 class BM25Searcher:
     """Scores analyzed queries against a :class:`LuceneIndex` exactly as Lucene does."""
 
-    # The pruned search skips documents that cannot reach the top k; with fewer than this many
-    # documents per result asked for there is little to skip and scoring them all is faster
-    # (SciFact, top 1000: 2,410 q/s exhaustive, 1,879 q/s pruned). Same results either way.
-    PRUNE_MIN_DOCS_PER_HIT: ClassVar[int] = 8
+    # The pruned search skips documents that cannot reach the top k. In a small corpus, or with
+    # few documents per hit asked for, there is little to skip and its per-query cost makes it
+    # slower than scoring every document; same results either way. Crossovers measured on Zipf
+    # corpora (benchmarks/bm25_pruning.py shows SciFact and NFCorpus on the exhaustive side):
+    # top 1000 between 20k and 50k documents, top 10 at about 5k.
+    PRUNE_MIN_DOCS: ClassVar[int] = 10_000
+    PRUNE_MIN_DOCS_PER_HIT: ClassVar[int] = 25
 
     def __init__(
         self,
@@ -199,7 +202,8 @@ class BM25Searcher:
 
     def _prunes(self, k: int) -> bool:
         """Whether a top-``k`` search takes the pruned path."""
-        return self.pruned is not None and len(self.index.doc_ids) >= self.PRUNE_MIN_DOCS_PER_HIT * k
+        n = len(self.index.doc_ids)
+        return self.pruned is not None and n >= self.PRUNE_MIN_DOCS and n >= self.PRUNE_MIN_DOCS_PER_HIT * k
 
     def search_exhaustive(self, query_terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`search` by scoring every document (:meth:`scores`).
