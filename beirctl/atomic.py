@@ -171,9 +171,9 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a file for writing atomically; ``.gz`` paths are gzip-compressed."""
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
-            # mtime=0 keeps the bytes reproducible across runs. Level 1: a top-1000 run of 2,000
-            # queries (66 MB of text) compresses in 0.5 s to 20.9 MB; level 9, gzip's default,
-            # took 8.8 s for 18.7 MB, the longest step of a cached BM25 run on 1M documents.
+            # mtime=0 keeps the bytes reproducible across runs. Level 1, not gzip's default 9: at
+            # level 9 compressing a 2,000-query top-1000 run took 7-9 s, the longest step of a
+            # cached BM25 run on 1M documents (benchmarks/write_run.py compares the two).
             with (
                 open(tmp, "wb") as raw,
                 gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as gz,
