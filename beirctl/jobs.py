@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from beirctl import provenance
 from beirctl.atomic import sweep_temp_files
 from beirctl.config import Config, DatasetSpec, RetrieverSpec
@@ -27,6 +29,7 @@ from beirctl.datasets import catalog, download, irds, load_folder, load_hub
 from beirctl.datasets.loader import file_checksums
 from beirctl.errors import BeirctlError, did_you_mean
 from beirctl.evaluation import evaluate, read_run, write_run
+from beirctl.evaluation.trec import round_scores
 from beirctl.results import METRICS_FILE, RUN_FILE, PairResult, pair_dir, read_result, write_result
 from beirctl.retrievers import registry
 from beirctl.retrievers.base import IndexContext, Resources
@@ -178,7 +181,18 @@ def retrieval_key(
 def round_run(run: Run) -> Run:
     """Scores as the run file holds them (6 decimals), so that the metrics computed in-process
     are those of the written run file, ties included."""
-    return {q: [(d, float(f"{s:.6f}")) for d, s in hits] for q, hits in run.items()}
+    sizes = [len(hits) for hits in run.values()]
+    scores = np.fromiter((s for hits in run.values() for _, s in hits), dtype=np.float64, count=sum(sizes))
+    rounded = round_scores(scores)
+    if np.array_equal(rounded, scores):  # already as written (a stored run): nothing to rebuild
+        return {q: list(hits) for q, hits in run.items()}
+    values = rounded.tolist()
+    out: Run = {}
+    end = 0
+    for (q, hits), size in zip(run.items(), sizes):
+        out[q] = list(zip([d for d, _ in hits], values[end : end + size]))
+        end += size
+    return out
 
 
 def drop_query_hits(run: Run, k: int, remove: bool, self_hits: Iterable[str] | None = None) -> Run:

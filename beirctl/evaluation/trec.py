@@ -7,10 +7,33 @@ import math
 import zlib
 from pathlib import Path
 
+import numpy as np
+
 from beirctl.atomic import atomic_open
 from beirctl.datasets.loader import check_id, load_qrels
 from beirctl.errors import DataError
 from beirctl.types import Qrels, Run
+
+
+def round_scores(scores: np.ndarray) -> np.ndarray:
+    """``float(f"{s:.6f}")`` of each score (what a run file holds), as float64, bit for bit.
+
+    Vectorized: ``n = rint(s * 1e6)`` is the correctly rounded (half to even) 6-decimal value
+    wherever the product's rounding cannot move it across a half (its fraction is not within a
+    few ulps of .5), and ``n / 1e6`` is then the double nearest ``n * 10**-6``, as ``float``
+    parses it (an IEEE division of exact operands is correctly rounded). The other scores (near
+    a half, not finite, or of magnitude 1e9 and up) go through Python's formatting.
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = x * 1e6
+        n = np.rint(y)
+        near_half = np.abs(np.abs(y - n) - 0.5) <= np.abs(y) * 2.0**-50
+        out: np.ndarray = n / 1e6
+    slow = np.flatnonzero(near_half | ~(np.abs(x) < 1e9))
+    if slow.size:
+        out[slow] = [float(f"{v:.6f}") for v in x[slow].tolist()]
+    return out
 
 
 def write_run(path: str | Path, run: Run, tag: str = "beirctl") -> None:
