@@ -1,7 +1,8 @@
 """Build the optional compiled tokenizer and search; everything else is in pyproject.toml.
 
-Two extensions. ``beirctl.lucene._scan``, from two C sources: ``_scan.c`` (the StandardTokenizer
-scanner and the module) and ``_porter.c`` (the Porter stemmer), which share ``_scan.h``.
+Two extensions. ``beirctl.lucene._scan``, from three C sources: ``_scan.c`` (the StandardTokenizer
+scanner and the module), ``_porter.c`` (the Porter stemmer) and ``_postings.c`` (a chunk's
+postings), which share ``_scan.h``.
 ``beirctl.lucene._search`` (``_search.c``): the pruned exact top-k BM25 search; without it
 lucene-exact scores every document (same run files, slower search).
 
@@ -16,7 +17,7 @@ from setuptools import Extension, setup
 
 _SCAN = Extension(
     "beirctl.lucene._scan",
-    sources=["beirctl/lucene/_scan.c", "beirctl/lucene/_porter.c"],
+    sources=["beirctl/lucene/_scan.c", "beirctl/lucene/_porter.c", "beirctl/lucene/_postings.c"],
     depends=["beirctl/lucene/_scan.h"],
     optional=True,
 )

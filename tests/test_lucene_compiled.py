@@ -8,6 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from beirctl.lucene import native
 from beirctl.lucene.analyzer import ENGLISH_STOP_WORDS, EnglishAnalyzer
@@ -174,3 +176,73 @@ def test_term_ids_equal_term_id() -> None:
         _scan.term_ids(["a", 1], ENGLISH_STOP_WORDS, {}, str)  # type: ignore[list-item]
     with pytest.raises(TypeError, match="fallback must return a str"):
         _scan.term_ids(["é"], ENGLISH_STOP_WORDS, {}, lambda t: 1)  # type: ignore[arg-type,return-value]
+
+
+def _token_stream(data: st.DataObject, n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    draw = data.draw
+    counts = np.array(draw(st.lists(st.integers(0, 12), max_size=30)), dtype=np.int64)
+    ids = np.array(
+        draw(st.lists(st.integers(-1, n_terms - 1), min_size=int(counts.sum()), max_size=int(counts.sum()))),
+        dtype=np.int64,
+    )
+    return ids, counts
+
+
+@compiled
+@given(data=st.data(), n_terms=st.integers(1, 9))
+def test_compiled_postings_equal_the_numpy_sort(data: st.DataObject, n_terms: int) -> None:
+    """_scan.postings (two linear passes) gives ChunkPostings.from_ids's sort-based arrays, dtype
+    for dtype: documents ascending within each term, term frequencies, non-stop lengths."""
+    from beirctl.lucene.index import ChunkPostings
+
+    ids, counts = _token_stream(data, n_terms)
+    terms = [f"t{i}" for i in range(n_terms)]
+    fast = ChunkPostings.from_ids(terms, ids, counts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(native, "_scan", None)
+        slow = ChunkPostings.from_ids(terms, ids, counts)
+    for name in ("per_term", "docs", "tfs", "lengths"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), name
+
+
+@compiled
+def test_compiled_postings_hand_computed() -> None:
+    # texts: [t1 t0 t1 stop], [], [t0]
+    per_term, docs, tfs, lengths = native.postings(np.array([1, 0, 1, -1, 0]), np.array([4, 0, 1]), 3)
+    assert per_term.tolist() == [2, 1, 0]
+    assert docs.tolist() == [0, 2, 0]  # t0: texts 0 and 2; t1: text 0
+    assert tfs.tolist() == [1, 1, 2]
+    assert lengths.tolist() == [3, 0, 1]
+
+
+@compiled
+@pytest.mark.parametrize(
+    ("ids", "counts", "n_terms"),
+    [([0, 1], [1], 2), ([0], [1, 1], 2), ([2], [1], 2), ([-2], [1], 2), ([0], [-1], 1)],
+)
+def test_compiled_postings_reject_inconsistent_input(ids: list[int], counts: list[int], n_terms: int) -> None:
+    with pytest.raises(ValueError, match="add up|out of range"):
+        native.postings(np.array(ids, dtype=np.int64), np.array(counts, dtype=np.int64), n_terms)
+
+
+@compiled
+def test_compiled_scatter_places_each_terms_run_and_rejects_overflow() -> None:
+    docs = np.full(5, -1, dtype=np.int32)
+    tfs = np.zeros(5, dtype=np.uint16)
+    fill = np.array([0, 3], dtype=np.int64)  # global term 0's row is [0, 3), term 1's [3, 5)
+    # the chunk's term 0 is global term 1 (2 postings), its term 1 global term 0 (1 posting)
+    native.scatter(
+        docs,
+        tfs,
+        fill,
+        np.array([1, 0]),
+        np.array([2, 1]),
+        np.array([0, 4, 2]),
+        np.array([7, 1, 3], dtype=np.uint8),
+        10,
+    )
+    assert docs.tolist() == [12, -1, -1, 10, 14] and tfs.tolist() == [3, 0, 0, 7, 1]
+    assert fill.tolist() == [1, 5]
+    with pytest.raises(ValueError, match="outside"):
+        native.scatter(docs, tfs, fill, np.array([1]), np.array([1]), np.array([0]), np.array([1], dtype=np.uint8), 0)

@@ -1,7 +1,8 @@
 /*
  * beirctl.lucene._scan: the StandardTokenizer fast path of beirctl.lucene.tokenizer, compiled.
- * One extension from two sources: this file (the scanner: scan, unknown; and the module) and
- * _porter.c (the Porter stemmer: porter, term_ids); _scan.h is what they share. The Python
+ * One extension from three sources: this file (the scanner: scan, unknown; and the module),
+ * _porter.c (the Porter stemmer: porter, term_ids) and _postings.c (postings); _scan.h is what
+ * they share. The Python
  * glue is beirctl.lucene.native.
  *
  * Why C: on a BEIR corpus, Python spent most of lucene-exact's indexing time in re.findall,
@@ -533,10 +534,11 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan", "Compiled StandardTokenizer fast path (see _scan.c).", -1, methods,
 };
 
-/* The scanner's functions, then the Porter stemmer's (_porter.c): scan, unknown, porter, term_ids. */
+/* The scanner's functions, then the Porter stemmer's (_porter.c: porter, term_ids) and postings (_postings.c). */
 PyMODINIT_FUNC PyInit__scan(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddFunctions(m, beirctl_porter_methods) < 0)
+    if (m && (PyModule_AddFunctions(m, beirctl_porter_methods) < 0 ||
+              PyModule_AddFunctions(m, beirctl_postings_methods) < 0))
         Py_CLEAR(m);
     return m;
 }

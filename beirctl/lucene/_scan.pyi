@@ -13,3 +13,17 @@ def term_ids(
     fallback: Callable[[str], str],
     /,
 ) -> bytes: ...
+def postings(
+    ids: bytes | memoryview, counts: bytes | memoryview, n_terms: int, /
+) -> tuple[bytes, bytes, bytes, bytes]: ...
+def scatter(
+    docs: memoryview,
+    tfs: memoryview,
+    fill: memoryview,
+    remap: bytes | memoryview,
+    per_term: bytes | memoryview,
+    part_docs: bytes | memoryview,
+    part_tfs: bytes | memoryview,
+    base: int,
+    /,
+) -> None: ...

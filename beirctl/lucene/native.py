@@ -11,7 +11,8 @@ ignore the compiled extension even where it is built, so the pure-Python paths r
 once, when this module is first imported; unset or any other value uses the extension if built.
 
 Public: :func:`compiled` (which path is in use), ``stem`` (the Porter stemmer of that path),
-:func:`scan_tokens` and :func:`term_ids` (the compiled steps; only while :func:`compiled`).
+:func:`scan_tokens`, :func:`term_ids`, :func:`postings` and :func:`scatter` (the compiled steps; only while
+:func:`compiled`).
 """
 
 from __future__ import annotations
@@ -105,6 +106,42 @@ def scan_tokens(texts: Sequence[str], max_token_length: int) -> tuple[list[str],
         _CLASS_TABLE[code] = _scan_class(code)
     tokens, ids, counts = _scan.scan(texts, _CLASS_TABLE, max_token_length, lambda t: tokenize(t, max_token_length))
     return tokens, np.frombuffer(ids, dtype=np.int32), np.frombuffer(counts, dtype=np.int64)
+
+
+def postings(
+    ids: np.ndarray, counts: np.ndarray, n_terms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_scan.postings``: a chunk's (per_term, docs, tfs, lengths) as int32 arrays, from the
+    int64 term id per token (-1: stop word) and the int64 token count per text (see
+    :class:`beirctl.lucene.index.ChunkPostings`)."""
+    per_term, docs, tfs, lengths = _scan.postings(
+        np.ascontiguousarray(ids, dtype=np.int64).data, np.ascontiguousarray(counts, dtype=np.int64).data, n_terms
+    )
+    return tuple(np.frombuffer(b, dtype=np.int32) for b in (per_term, docs, tfs, lengths))  # type: ignore[return-value]
+
+
+def scatter(
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    fill: np.ndarray,
+    remap: np.ndarray,
+    per_term: np.ndarray,
+    part_docs: np.ndarray,
+    part_tfs: np.ndarray,
+    base: int,
+) -> None:
+    """``_scan.scatter``: one chunk's postings into the term-major ``docs``/``tfs`` at each term's
+    ``fill`` position (advanced in place); see :meth:`beirctl.lucene.index.FieldBuilder.finish`."""
+    _scan.scatter(
+        docs.data,
+        tfs.data,
+        fill.data,
+        np.ascontiguousarray(remap, dtype=np.int64).data,
+        np.ascontiguousarray(per_term, dtype=np.int32).data,
+        np.ascontiguousarray(part_docs, dtype=np.int32).data,
+        np.ascontiguousarray(part_tfs).data,
+        base,
+    )
 
 
 def term_ids(
