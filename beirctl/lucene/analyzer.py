@@ -71,7 +71,7 @@ class EnglishAnalyzer:
         return [t for t in terms if t]
 
     def analyze_ids(
-        self, texts: Sequence[str], chunk: int = 20_000, processes: int | None = None
+        self, texts: Sequence[str], chunk: int | None = None, processes: int | None = None
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The terms of many texts as ids: ``(terms, ids, counts)``.
 
@@ -79,11 +79,16 @@ class EnglishAnalyzer:
         for a stop word; ``counts[i]`` is the number of tokens (stop words included) of text i.
         ``[terms[j] for j in ids[a:b] if j >= 0]`` is ``analyze`` of text i (a, b: its token range).
         Each distinct token is analyzed once; the rest is dictionary look-ups in C loops.
+        ``chunk``: texts scanned at a time (default: 20,000 in pure Python, whose token lists it
+        bounds; 200,000 compiled, where each part's distinct tokens are stemmed again, so larger
+        parts pay: 0.49 s against 0.64 s for 100,000 synthetic passages).
 
         ``processes``: how many processes share the work (default: the idle CPUs, at most 4,
         for texts of over PARALLEL_MIN_CHARS characters, on Linux, where forked workers inherit
         the texts); the parts are merged into the same result.
         """
+        if chunk is None:
+            chunk = 200_000 if native.compiled() else 20_000
         n = processes if processes is not None else _default_processes(texts)
         if n <= 1 or len(texts) < 2 * n:
             return self._analyze_ids(texts, chunk)

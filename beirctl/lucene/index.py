@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -25,6 +25,7 @@ import orjson
 
 from beirctl.atomic import atomic_path, cache_write_errors, discard, read_checked_json, write_checked_json
 from beirctl.errors import BeirctlError
+from beirctl.lucene import native
 from beirctl.lucene.analyzer import EnglishAnalyzer
 
 # 2: an .npz whose "checksum" member holds the crc32 of every other member (format 1: without).
@@ -202,6 +203,9 @@ class ChunkPostings:
     @classmethod
     def from_ids(cls, terms: Sequence[str], ids: np.ndarray, counts: np.ndarray) -> ChunkPostings:
         """The postings of one :meth:`EnglishAnalyzer.analyze_ids` result."""
+        if native.compiled():  # two linear passes instead of a sort: the same arrays, ~8x faster
+            per_term, docs, tfs, lengths = native.postings(ids, counts, len(terms))
+            return cls(list(terms), per_term, docs, compact_tfs(tfs), lengths)
         n = len(counts)
         stride = max(n, 1)
         keep = ids >= 0
@@ -303,6 +307,14 @@ class FieldBuilder:
         tfs = np.empty(int(indptr[-1]), dtype=np.result_type(*(sp[3] for *_, sp in self._parts)))
         for remap, per_term, base, (fh, docs_at, tfs_at, tf_type) in self._parts:
             nnz = int(per_term.sum(dtype=np.int64))
+            if native.compiled():  # one pass, no position array: 4x faster
+                fh.seek(docs_at)
+                part_docs = np.fromfile(fh, dtype=np.int32, count=nnz)
+                fh.seek(tfs_at)
+                native.scatter(
+                    docs, tfs, fill, remap, per_term, part_docs, np.fromfile(fh, dtype=tf_type, count=nnz), base
+                )
+                continue
             # the postings of the chunk's term i are the per_term[i] after those of its terms below i
             pos = np.repeat(fill[remap] - (np.cumsum(per_term, dtype=np.int64) - per_term), per_term)
             pos += np.arange(nnz, dtype=np.int64)
@@ -349,17 +361,39 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class LazyChunk:
+    """A chunk of documents read where it is analyzed: ``ids`` now, ``load()`` -> ``(titles,
+    texts)`` later. In :meth:`LuceneIndex.build_chunks`' forked workers each worker reads and
+    parses its own chunk, so the parent, which only merges, is not the bottleneck."""
+
+    ids: Sequence[str]
+    load: Callable[[], tuple[Sequence[str], Sequence[str]]]
+
+
+Chunk = tuple[Sequence[str], Sequence[str], Sequence[str]] | LazyChunk
+
+
 def _prepare(
     ids: Sequence[str], titles: Sequence[str], texts: Sequence[str], mode: str
-) -> tuple[Sequence[str], dict[str, list[str]]]:
-    """A chunk's kept document ids and its texts per field (blank documents dropped)."""
+) -> tuple[Sequence[str], dict[str, list[str]], list[int]]:
+    """A chunk's kept document ids, its texts per field (blank documents dropped) and the
+    positions of the dropped ones."""
     contents = [f"{t}\n{x}" for t, x in zip(titles, texts)] if mode == "flat" else list(texts)
     keep = [i for i, c in enumerate(contents) if not _java_trim_empty(c)]
+    dropped: list[int] = []
     if len(keep) < len(contents):
+        dropped = sorted(set(range(len(contents))) - set(keep))
         contents = [contents[i] for i in keep]
         titles = [titles[i] for i in keep]
         ids = [ids[i] for i in keep]
-    return ids, {"contents": contents, **({"title": list(titles)} if mode == "multifield" else {})}
+    return ids, {"contents": contents, **({"title": list(titles)} if mode == "multifield" else {})}, dropped
+
+
+def _prepared(chunk: Chunk, mode: str) -> tuple[Sequence[str], dict[str, list[str]], list[int]]:
+    if isinstance(chunk, LazyChunk):
+        return _prepare(chunk.ids, *chunk.load(), mode)
+    return _prepare(*chunk, mode)
 
 
 def index_processes() -> int:
@@ -373,26 +407,30 @@ def index_processes() -> int:
 
 def _build_forked(
     analyzer: EnglishAnalyzer,
-    prepared: Iterable[tuple[Sequence[str], dict[str, list[str]]]],
+    chunks: Iterable[Chunk],
     builders: dict[str, FieldBuilder],
     doc_ids: list[str],
     n: int,
+    mode: str,
 ) -> None:
     """Fork a worker per chunk (at most ``n`` at once) that analyzes it and writes its
     :class:`ChunkPostings` to a file; merge them into ``builders`` in chunk order. The parent
-    reads the next chunk meanwhile; workers inherit the texts, so nothing is pickled."""
+    reads the next chunk meanwhile (a :class:`LazyChunk` is read by its worker); workers
+    inherit the texts, so nothing is pickled."""
     ctx = multiprocessing.get_context("fork")
     folder = Path(tempfile.mkdtemp(prefix="beirctl-index-"))
-    pending: collections.deque[tuple[multiprocessing.process.BaseProcess, Path]] = collections.deque()
+    pending: collections.deque[tuple[multiprocessing.process.BaseProcess, Path, Sequence[str]]] = collections.deque()
 
     def merge() -> None:
-        proc, path = pending.popleft()
+        proc, path, ids = pending.popleft()
         proc.join()
         if proc.exitcode != 0:
             error = path.with_suffix(".error")
             why = error.read_text(encoding="utf-8") if error.is_file() else f"exit code {proc.exitcode}"
             raise BeirctlError(f"indexing failed in a worker process ({why})")
         meta = orjson.loads(path.with_suffix(".json").read_bytes())
+        dropped = set(meta.pop("dropped"))
+        doc_ids.extend([d for i, d in enumerate(ids) if i not in dropped] if dropped else ids)
         for name, part in meta.items():
             fh = open(path, "rb")  # noqa: SIM115 -- one per field, kept open until its finish() closes it
             fh.seek(part["per_term"])
@@ -403,41 +441,52 @@ def _build_forked(
         path.unlink()  # the open handles keep it readable
 
     try:
-        for i, (ids, texts) in enumerate(prepared):
-            doc_ids.extend(ids)
+        for i, chunk in enumerate(chunks):
+            # A chunk in memory is prepared here before waiting for a worker: the parent's
+            # reading overlaps the workers' analysis instead of leaving a core idle.
+            work: LazyChunk | tuple[Sequence[str], dict[str, list[str]], list[int]]
+            work = chunk if isinstance(chunk, LazyChunk) else _prepare(*chunk, mode)
+            del chunk
+            while len(pending) >= n:
+                merge()
             path = folder / f"part-{i:06d}"
             # The worker inherits the chunk through this global; the parent drops it at once
             # (Process args would keep every pending chunk's texts alive here).
             global _FORK_PART
-            _FORK_PART = (analyzer, texts, path)
+            _FORK_PART = (analyzer, work, mode, path)
             proc = ctx.Process(target=_index_part, daemon=True)
             try:
                 proc.start()
             finally:
                 _FORK_PART = None
-            pending.append((proc, path))
-            del texts
-            while len(pending) >= n:
-                merge()
+            pending.append((proc, path, work.ids if isinstance(work, LazyChunk) else work[0]))
+            del work
         while pending:
             merge()
     finally:
-        for left, _ in pending:
+        for left, *_ in pending:
             left.kill()
             left.join()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-_FORK_PART: tuple[EnglishAnalyzer, dict[str, list[str]], Path] | None = None
+_FORK_PART: (
+    tuple[EnglishAnalyzer, LazyChunk | tuple[Sequence[str], dict[str, list[str]], list[int]], str, Path] | None
+) = None
 
 
 def _index_part() -> None:
-    """A forked worker: each field's :class:`ChunkPostings` of the texts of ``_FORK_PART``, into
-    its ``path`` (per_term, lengths, docs, tfs per field) and ``path.json`` (offsets, terms)."""
+    """A forked worker: each field's :class:`ChunkPostings` of the chunk of ``_FORK_PART`` (read
+    here if lazy), into its ``path`` (per_term, lengths, docs, tfs per field) and ``path.json``
+    (offsets, terms; the positions of the blank documents dropped, under "dropped")."""
     assert _FORK_PART is not None
-    analyzer, texts, path = _FORK_PART
+    analyzer, work, mode, path = _FORK_PART
     try:
-        meta = {}
+        if isinstance(work, LazyChunk):
+            _, texts, dropped = _prepared(work, mode)
+        else:  # prepared by the parent, which recorded the kept ids
+            texts, dropped = work[1], []
+        meta: dict[str, object] = {"dropped": dropped}
         with open(path, "wb") as fh:
             for name, field_texts in texts.items():
                 part = ChunkPostings.from_ids(*analyzer.analyze_ids(field_texts, processes=1))
@@ -477,6 +526,15 @@ class LuceneIndex:
     doc_ids: list[str]
     fields: dict[str, FieldIndex]
     mode: str
+    _mapping: mmap.mmap | None = field(default=None, repr=False, compare=False)  # a loaded index's file
+
+    def release_pages(self) -> None:
+        """Drop the pages of a loaded index's file from this process's memory (its resident set);
+        they stay in the page cache, and a later search reads them back from there. Searching
+        5M documents touches ~0.9 GB of postings that the run's later steps do not need."""
+        if self._mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            with contextlib.suppress(OSError, ValueError):  # an advice only; a closed map has no pages
+                self._mapping.madvise(mmap.MADV_DONTNEED)
 
     @classmethod
     def build(cls, ids: Sequence[str], titles: Sequence[str], texts: Sequence[str], mode: str = "flat") -> LuceneIndex:
@@ -485,11 +543,12 @@ class LuceneIndex:
     @classmethod
     def build_chunks(
         cls,
-        chunks: Iterable[tuple[Sequence[str], Sequence[str], Sequence[str]]],
+        chunks: Iterable[Chunk],
         mode: str = "flat",
         processes: int | None = None,
     ) -> LuceneIndex:
-        """The index of documents given as ``(ids, titles, texts)`` chunks, in corpus order.
+        """The index of documents given as ``(ids, titles, texts)`` chunks or
+        :class:`LazyChunk` objects, in corpus order.
 
         Only a chunk's texts and analysis per process are in memory at a time (plus the
         postings so far); the index is the same whatever the chunking. ``processes`` (default:
@@ -504,23 +563,24 @@ class LuceneIndex:
     @classmethod
     def _build_chunks(
         cls,
-        chunks: Iterable[tuple[Sequence[str], Sequence[str], Sequence[str]]],
+        chunks: Iterable[Chunk],
         mode: str,
         processes: int | None,
     ) -> LuceneIndex:
         analyzer = EnglishAnalyzer()  # one analyzer: its token cache carries over between chunks
         builders = {"contents": FieldBuilder(), **({"title": FieldBuilder()} if mode == "multifield" else {})}
         doc_ids: list[str] = []
-        prepared: Iterator[tuple[Sequence[str], dict[str, list[str]]]]
-        prepared = (_prepare(ids, titles, texts, mode) for ids, titles, texts in chunks)
+        chunks = iter(chunks)
         n = index_processes() if processes is None else processes
         if n > 1:
-            head = list(itertools.islice(prepared, 2))
-            prepared = itertools.chain(head, prepared)
+            head = list(itertools.islice(chunks, 2))
+            chunks = itertools.chain(head, chunks)
             if len(head) > 1:  # one chunk: nothing to share out
-                _build_forked(analyzer, prepared, builders, doc_ids, n)
+                _build_forked(analyzer, chunks, builders, doc_ids, n, mode)
                 return cls(doc_ids=doc_ids, fields={name: b.finish() for name, b in builders.items()}, mode=mode)
-        for ids, texts in prepared:
+        for chunk in chunks:
+            ids, texts, _ = _prepared(chunk, mode)
+            del chunk
             doc_ids.extend(ids)
             for name, field_texts in texts.items():
                 builders[name].add(*analyzer.analyze_ids(field_texts))
@@ -564,8 +624,11 @@ class LuceneIndex:
             _stamp(path, header_crc)
 
     @classmethod
-    def load(cls, path: Path) -> LuceneIndex | None:
+    def load(cls, path: Path, doc_ids: list[str] | None = None) -> LuceneIndex | None:
         """The index saved at ``path``, its arrays read-only memory maps; None if there is none.
+
+        ``doc_ids``: the document ids of the index just saved there (under the same cache lock),
+        used instead of parsing them again (5M ids: 0.3 GB that would coexist with the built index).
 
         A file of another format version is deleted silently, one that does not check out
         (unreadable, truncated, a crc32 that differs, bad JSON) with a warning: the caller
@@ -617,7 +680,14 @@ class LuceneIndex:
                 )
                 for name, stats in meta["fields"].items()
             }
-            index = cls(doc_ids=orjson.loads(arrays["doc_ids"].tobytes()), fields=fields, mode=meta["mode"])
+            if doc_ids is None:
+                doc_ids = orjson.loads(arrays["doc_ids"].tobytes())
+            index = cls(
+                doc_ids=doc_ids,
+                fields=fields,
+                mode=meta["mode"],
+                _mapping=mm if isinstance(mm, mmap.mmap) else None,
+            )
         except Exception as exc:  # whatever a damaged file raises (ValueError, KeyError, JSONDecodeError, ...)
             discard([path, _stamp_path(path)], f"{type(exc).__name__}: {exc}")
             return None
