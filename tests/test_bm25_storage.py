@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import importlib.util
 import json
@@ -500,3 +501,53 @@ def test_scale_corpus_is_seeded_ms_marco_like(tmp_path: Path) -> None:
     for qid, text in ds.queries.items():
         (doc,) = ds.qrels[qid]
         assert 3 <= len(text.split()) <= 8 and set(text.split()) <= set(ds.corpus[doc].text.split())
+
+
+# --- chunks read by the worker that analyzes them (LazyChunk) ------------------------------------
+
+
+def _streamed(tmp_path: Path, chunks: list[tuple[list[str], list[str], list[str]]]) -> StreamingCorpus:
+    path = tmp_path / "corpus.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for ids, titles, texts in chunks:
+            for i, t, x in zip(ids, titles, texts):
+                fh.write(json.dumps({"_id": i, "title": t, "text": x}) + "\n\n")  # blank lines are skipped
+    corpus, _, _ = load_corpus(path, stream=True)
+    assert isinstance(corpus, StreamingCorpus) and corpus.seekable
+    return corpus
+
+
+def _lazy(corpus: StreamingCorpus, size: int) -> list[index_module.LazyChunk]:
+    def load(lo: int, hi: int) -> tuple[list[str], list[str]]:
+        docs = corpus.read_rows(lo, hi)
+        return [d.title for d in docs], [d.text for d in docs]
+
+    spans = [(lo, min(lo + size, len(corpus))) for lo in range(0, len(corpus), size)]
+    return [index_module.LazyChunk(corpus.row_ids(lo, hi), functools.partial(load, lo, hi)) for lo, hi in spans]
+
+
+@pytest.mark.parametrize("mode", ["flat", "multifield"])
+@pytest.mark.parametrize("processes", [1, 2])
+def test_lazy_chunks_give_the_index_of_the_chunks_in_memory(tmp_path: Path, mode: str, processes: int) -> None:
+    chunks = _chunks(700, 64)
+    corpus = _streamed(tmp_path, chunks)
+    lazy = LuceneIndex.build_chunks(_lazy(corpus, 64), mode, processes=processes)
+    _same_index(lazy, LuceneIndex.build_chunks(chunks, mode, processes=1))
+    assert len(lazy.doc_ids) < 700  # the blank documents, dropped in the workers, are not in doc_ids
+
+
+def test_read_rows_reads_records_in_file_order_and_checks_the_file(tmp_path: Path) -> None:
+    chunks = _chunks(30, 30)
+    corpus = _streamed(tmp_path, chunks)
+    ids, titles, texts = chunks[0]
+    assert corpus.row_ids(3, 6) == ids[3:6]
+    got = corpus.read_rows(3, 6)
+    assert [(d.title, d.text) for d in got] == list(zip(titles[3:6], texts[3:6]))
+    assert corpus.read_rows(5, 5) == [] and len(corpus.read_rows(0, 30)) == 30
+    with pytest.raises(IndexError):
+        corpus.read_rows(29, 31)
+    assert corpus[ids[7]].text == texts[7] and ids[7] in corpus and "nope" not in corpus
+    with corpus.path.open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    with pytest.raises(DataError, match="changed after the dataset was loaded"):
+        corpus.read_rows(0, 2)

@@ -213,7 +213,7 @@ class _CorpusReader:
     def __init__(self, path: Path, stream: bool, digest: Callable[[bytes], None]) -> None:
         self.path, self.stream, self.digest = path, stream, digest
         self.docs: dict[str, Document] = {}
-        self.rows: dict[str, int] = {}
+        self.rows: dict[str, None] = {}  # the streamed corpus's ids, in order
         self.seen: dict[str, Any] = self.rows if stream else self.docs
         self.starts: list[np.ndarray] = []
         self.sizes: list[np.ndarray] = []
@@ -264,7 +264,7 @@ class _CorpusReader:
             sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + newline
             self.starts.append(self.offset + np.cumsum(sizes) - sizes)
             self.sizes.append(sizes)
-            self.rows.update(zip(ids, range(len(self.rows), len(self.rows) + len(ids))))  # type: ignore[arg-type]
+            self.rows.update(dict.fromkeys(ids))  # type: ignore[arg-type]
         else:
             self.docs.update(zip(ids, map(Document, titles, texts)))  # type: ignore[arg-type]
         return True
@@ -294,7 +294,7 @@ class _CorpusReader:
             except UnicodeEncodeError as exc:
                 raise surrogate_error(path, exc, lineno) from None
             if self.stream:
-                self.rows[doc_id] = len(self.rows)
+                self.rows[doc_id] = None
                 starts.append(offset)
                 sizes.append(size)
             else:

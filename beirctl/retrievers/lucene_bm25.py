@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +13,10 @@ import numpy as np
 from pydantic import Field
 
 from beirctl.atomic import cache_lock, discard
-from beirctl.datasets.stream import iter_chunks
+from beirctl.datasets.stream import StreamingCorpus, iter_chunks
 from beirctl.lucene.analyzer import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
-from beirctl.lucene.index import LuceneIndex, gc_paused
+from beirctl.lucene.index import Chunk, LazyChunk, LuceneIndex, gc_paused
 from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
 from beirctl.types import Corpus, Queries
@@ -49,6 +50,12 @@ class LuceneBM25Params(RetrieverParams):
     omit_at_default = ("exhaustive",)  # exhaustive: true searches again; its run files are the same
 
 
+def _read(corpus: StreamingCorpus, lo: int, hi: int) -> tuple[list[str], list[str]]:
+    """The titles and texts of a streamed corpus's records ``lo`` to ``hi - 1``."""
+    docs = corpus.read_rows(lo, hi)
+    return [d.title for d in docs], [d.text for d in docs]
+
+
 class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
     name = "lucene-bm25"
     description = "Lucene/Anserini BM25 reproduced exactly (English analyzer, float32 scoring); index cached"
@@ -77,7 +84,14 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
             if index is None:
                 with track("indexing", len(corpus), "docs") as advance:
 
-                    def chunks() -> Iterator[tuple[list[str], list[str], list[str]]]:
+                    def chunks() -> Iterator[Chunk]:
+                        if isinstance(corpus, StreamingCorpus) and corpus.seekable:
+                            # Each worker reads and parses its own chunk (LazyChunk).
+                            for lo in range(0, len(corpus), INDEX_CHUNK_DOCS):
+                                hi = min(lo + INDEX_CHUNK_DOCS, len(corpus))
+                                yield LazyChunk(corpus.row_ids(lo, hi), functools.partial(_read, corpus, lo, hi))
+                                advance(hi - lo)
+                            return
                         for chunk in iter_chunks(corpus, INDEX_CHUNK_DOCS):
                             yield [i for i, _ in chunk], [d.title for _, d in chunk], [d.text for _, d in chunk]
                             advance(len(chunk))  # resumed when the index asks for the next chunk
@@ -87,7 +101,7 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
                     index.save(path)
                     # Search the saved file's read-only mapping: the built arrays' memory is freed,
                     # and the postings' pages are the page cache's, shared with forked workers.
-                    index = LuceneIndex.load(path) or index
+                    index = LuceneIndex.load(path, doc_ids=index.doc_ids) or index
         ids = list(corpus)
         if ids == index.doc_ids:  # no blank document: the corpus's id strings, not a second copy
             index.doc_ids = ids  # (5M documents: 0.3 GB)
@@ -109,6 +123,7 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
                 [self.analyzer.analyze(queries[q]) for q in qids], k, threads=SEARCH_THREADS
             )
             advance(len(qids))
+        self.searcher.index.release_pages()  # the postings read are not needed for the run's next steps
         scores = [s for _, s in hits]
         if self.params.anserini_scores:
             scores = anserini_tie_adjust_many(scores)
