@@ -380,10 +380,10 @@ def _prepare(
     """A chunk's kept document ids, its texts per field (blank documents dropped) and the
     positions of the dropped ones."""
     contents = [f"{t}\n{x}" for t, x in zip(titles, texts)] if mode == "flat" else list(texts)
-    keep = [i for i, c in enumerate(contents) if not _java_trim_empty(c)]
-    dropped: list[int] = []
-    if len(keep) < len(contents):
-        dropped = sorted(set(range(len(contents))) - set(keep))
+    dropped = [i for i, c in enumerate(contents) if _java_trim_empty(c)]
+    if dropped:
+        skip = set(dropped)
+        keep = [i for i in range(len(contents)) if i not in skip]
         contents = [contents[i] for i in keep]
         titles = [titles[i] for i in keep]
         ids = [ids[i] for i in keep]
