@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beirctl.lucene import native
+from beirctl.lucene import bm25, native
 from beirctl.lucene.bm25 import BM25Searcher
 from beirctl.lucene.index import FieldIndex, LuceneIndex
 from beirctl.retrievers import IndexContext
@@ -98,9 +98,15 @@ def test_small_corpora_are_scored_exhaustively(monkeypatch: pytest.MonkeyPatch) 
 
 
 def _searchers(index: LuceneIndex, **kw: object) -> Iterator[tuple[BM25Searcher, BM25Searcher]]:
-    pruned = BM25Searcher(index, **kw)
-    assert pruned.pruned is not None
-    yield pruned, BM25Searcher(index, exhaustive=True, **kw)
+    """(pruned, exhaustive) searchers of ``index``: the pruned one as built by default, with no
+    list probed through a bitmap, and with every list so."""
+    exhaustive = BM25Searcher(index, exhaustive=True, **kw)
+    for dense in (BM25Searcher.DENSE_RATIO, 0, 2**40):
+        pruned = BM25Searcher(index, **kw)
+        if dense != BM25Searcher.DENSE_RATIO:
+            pruned.pruned = bm25._pruned_searcher(pruned.scorers, pruned.id_rank, len(index.doc_ids), dense)
+        assert pruned.pruned is not None
+        yield pruned, exhaustive
 
 
 @pytest.mark.parametrize(
@@ -119,6 +125,21 @@ def test_pruned_equals_exhaustive_on_a_synthetic_corpus(mode: str, weights: dict
             assert len(want[0][0]) == min(k, int(np.count_nonzero(exhaustive.scores(queries[0]) > 0)))
         assert pruned.search([], 10)[0].size == 0 and pruned.search(["nosuchterm"], 10)[0].size == 0
         assert pruned.search(queries[0], 0)[0].size == 0
+
+
+def test_several_windows_and_long_queries() -> None:
+    # 13,000 documents: the search's windows of 4,096 documents, its revised split between
+    # windows; queries of hundreds of distinct terms (two clauses each in multifield) take smaller
+    # windows.
+    rng = random.Random(21)
+    long_queries = [rng.sample(_VOCAB, 300), rng.sample(_VOCAB, 520) + _VOCAB[:5]]
+    for mode in ("flat", "multifield"):
+        index = _synthetic(13_000, seed=20, mode=mode)
+        queries = _queries(22, 30) + long_queries
+        for pruned, exhaustive in _searchers(index):
+            for k in (10, 1000):
+                got = pruned.search_many(queries, k, threads=2)
+                assert all(_same(g, exhaustive.search(q, k)) for g, q in zip(got, queries))
 
 
 def test_adversarial_ties_cross_the_cut() -> None:

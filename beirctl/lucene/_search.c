@@ -8,22 +8,28 @@
  * of the document's id, and only documents scoring above 0.
  *
  * Pruning. Clause scores only grow with tf * cache[norm] (every float32 operation is monotone),
- * so the clause at a term's largest tf * cache[norm] bounds all of its clauses; the same over 128
- * postings bounds a block. A document is dropped only where a bound of its score is below the
- * current k-th score (theta) with a relative margin MARGIN: the bound is a double sum of clause
+ * so the clause at a term's largest tf * cache[norm] bounds all of its clauses; the same over
+ * BLOCK postings bounds a block. A document is dropped only where a bound of its score is below
+ * the current k-th score (theta) with a relative margin MARGIN: the bound is a double sum of clause
  * scores and upper bounds, in any order, while the exact score is a double sum in another order,
  * rounded to float once per field and once overall; each of those differs from the real sum by
  * far less than 1e-6 relative (a double sum of n terms by n * 2^-53, a float rounding by 2^-24),
  * so bound * (1 + 1e-6) < theta proves that the exact score is below theta. A document scoring
  * exactly theta is never dropped (it enters when its id ranks first).
  *
- * Traversal (MaxScore, document at a time): clauses sorted by bound; the longest prefix whose
- * bounds sum below theta is "non-essential" (a document only in those lists cannot enter), so
- * candidates come from the other lists, and non-essential lists are probed (highest bound first,
- * by binary search inside the 128-posting block that may hold the document) only while the
- * candidate's score plus the remaining bounds, the probed list's block bound in place of its term
- * bound, can still reach theta. theta starts from the k-th largest lower bound of the documents
- * in the highest-bound lists (a safe start: k documents score at least that), then follows the heap.
+ * Traversal (MaxScore over windows of documents): clauses sorted by bound; the longest prefix
+ * whose bounds sum below theta is "non-essential" (a document only in those lists cannot enter),
+ * so candidates come from the other lists. Window by window (4096 documents, fewer for very long
+ * queries), the essential lists' postings are scored list after list into per-document sums (no
+ * merging of cursors, no branch per document); the documents whose sum plus the non-essential
+ * bounds can reach theta are probed in the non-essential lists, one list for all of them at a
+ * time, highest bound first: first the block that may hold each (its block bound may already rule
+ * it out; the block is prefetched), then the posting inside the block, or one bit and a popcount
+ * where the list is kept as a bitmap (lists holding 1/32 of the documents or more: the bitmap is no
+ * larger than their doc ids). The few documents left are scored exactly, in query order, in
+ * document order. theta starts from the k-th largest lower bound of the documents in the
+ * highest-bound lists (a safe start: k documents score at least that), then follows the heap; the
+ * split into essential and non-essential lists is revised between windows.
  *
  * Upper bounds are computed per term when a query first uses it (holding the GIL, so threads
  * never write them concurrently); a search itself releases the GIL. Postings are read where they
@@ -36,10 +42,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK 128
+#define BLOCK 32
 #define END_DOC INT32_MAX
 #define MARGIN (1.0 + 1e-6)
 #define LOWER (1.0 - 1e-6)
+
+/* The documents of a long postings list as a bitmap with a rank directory: bit d says whether
+ * document d is in the list; its posting is the number of bits set before it, which is rank[d /
+ * 512] plus the bits set before d in its 512-bit line. A probe is then one cache line of bits,
+ * not a search in the doc ids. */
+typedef struct {
+    uint64_t *bits;
+    uint32_t *rank;
+} Dense;
 
 typedef struct {
     Py_buffer indptr_v, docs_v, tfs_v, norms_v;
@@ -52,12 +67,15 @@ typedef struct {
     Py_ssize_t nterms, nposts;
     float *term_max; /* max tf * cache[norm] per term; -1: not computed yet */
     float *block_max; /* per term, per block of BLOCK postings, from block_offset(term) */
+    int32_t *block_last; /* the last doc of each of those blocks, same offsets */
+    Dense **dense; /* per term: its documents as a bitmap where that is no larger than its doc ids */
 } Field;
 
 typedef struct {
     PyObject_HEAD
     Field *fields;
     Py_ssize_t nfields, ndocs;
+    Py_ssize_t dense; /* lists of at least ndocs / dense postings get a bitmap (0: none) */
     Py_buffer rank_v;
     const uint64_t *rank;
 } Searcher;
@@ -92,6 +110,7 @@ static int prepare_term(Searcher *s, Field *f, int64_t t) {
         return -1;
     }
     float *bm = f->block_max + block_offset(f, t);
+    int32_t *bl = f->block_last + block_offset(f, t);
     float tmax = 0.0f;
     int32_t prev = -1;
     for (int64_t b = lo; b < hi; b += BLOCK) {
@@ -109,8 +128,32 @@ static int prepare_term(Searcher *s, Field *f, int64_t t) {
                 m = x;
         }
         *bm++ = m;
+        *bl++ = f->docs[e - 1];
         if (m > tmax)
             tmax = m;
+    }
+    if (s->dense > 0 && (hi - lo) * s->dense >= s->ndocs && hi > lo) {
+        Py_ssize_t words = (s->ndocs + 63) / 64 + 8, lines = words / 8 + 1;
+        Dense *dn = malloc(sizeof(Dense));
+        uint64_t *bits = dn ? calloc((size_t)words, sizeof(uint64_t)) : NULL;
+        uint32_t *rank = bits ? malloc(sizeof(uint32_t) * (size_t)lines) : NULL;
+        if (!rank) {
+            free(bits);
+            free(dn);
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (int64_t p = lo; p < hi; p++)
+            bits[f->docs[p] >> 6] |= (uint64_t)1 << (f->docs[p] & 63);
+        uint32_t total = 0;
+        for (Py_ssize_t l = 0; l < lines; l++) {
+            rank[l] = total;
+            for (Py_ssize_t w = l * 8; w < l * 8 + 8 && w < words; w++)
+                total += (uint32_t)__builtin_popcountll(bits[w]);
+        }
+        dn->bits = bits;
+        dn->rank = rank;
+        f->dense[t] = dn;
     }
     f->term_max[t] = tmax;
     return 0;
@@ -120,6 +163,8 @@ typedef struct {
     const Field *f;
     int64_t pos, end, start, blk, nblk;
     const float *bmax;
+    const int32_t *blast;
+    const Dense *dense;
     float w, ub;
     int clause;
     int64_t ub_blk; /* the block whose clause bound is ub_val (-1: none yet) */
@@ -176,10 +221,7 @@ static inline int32_t cur_doc(const Cursor *c) { return c->pos < c->end ? c->f->
  * when every posting of c is below d. */
 static inline int seek_block(Cursor *c, int32_t d) {
     while (c->blk < c->nblk) {
-        int64_t last = c->start + (c->blk + 1) * BLOCK;
-        if (last > c->end)
-            last = c->end;
-        if (c->f->docs[last - 1] >= d)
+        if (c->blast[c->blk] >= d)
             return 1;
         c->blk++;
     }
@@ -195,6 +237,18 @@ static inline double block_ub(Cursor *c) {
     return c->ub_val;
 }
 
+/* The first of docs[lo..hi) that is >= d (hi if none); docs ascending. */
+static inline int64_t lower_bound(const int32_t *docs, int64_t lo, int64_t hi, int32_t d) {
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (docs[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Move c to its first posting >= d, within its current block (seek_block found it). */
 static inline void seek_in_block(Cursor *c, int32_t d) {
     int64_t lo = c->start + c->blk * BLOCK;
@@ -203,15 +257,12 @@ static inline void seek_in_block(Cursor *c, int32_t d) {
     int64_t hi = c->start + (c->blk + 1) * BLOCK;
     if (hi > c->end)
         hi = c->end;
+    /* the postings are ascending: count those below d, without branches (vectorized) */
     const int32_t *docs = c->f->docs;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (docs[mid] < d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    c->pos = lo;
+    int64_t below = 0;
+    for (int64_t i = lo; i < hi; i++)
+        below += docs[i] < d;
+    c->pos = lo + below;
 }
 
 typedef struct {
@@ -219,25 +270,35 @@ typedef struct {
     Cursor *cur;
     int *order;   /* cursors by upper bound, ascending */
     double *pref; /* prefix sums of their upper bounds */
-    float *val;   /* clause scores of the current document, by clause */
-    char *present;
     const int *cfield; /* field of each clause */
-    double *bub;  /* block upper bounds of the non-essential cursors at the current document */
     Hit *heap;
     Py_ssize_t nheap;
+    /* the current window of documents [base, base + win) */
+    int wbits;
+    Py_ssize_t win;
+    double *acc;   /* per document: sum of its essential clause scores */
+    uint64_t *bits; /* documents with an essential posting */
+    float *val;    /* clause scores, clause-major (clause * win + document); 0 where absent */
+    int32_t *cand; /* candidates still in the running, ascending */
+    double *cest;  /* their partial scores */
+    int64_t *cblk; /* per candidate: the block of the probed list that may hold it (bitmap: its posting) */
+    int32_t *probed; /* the candidates sent to the non-essential lists */
+    int64_t *first; /* each cursor's position when the window started */
 } Query;
 
-static inline float exact_score(const Query *q) {
+/* The exact score of document j of the window: each field's clause scores summed in a double in
+ * query order, rounded to float, the fields' floats summed in a double. An absent clause adds 0.0,
+ * which leaves a non-negative double sum as it is. */
+static inline float exact_score(const Query *q, Py_ssize_t j) {
     double total = 0.0, acc = 0.0;
     int field = q->cfield[0];
-    for (Py_ssize_t j = 0; j < q->nc; j++) {
-        if (q->cfield[j] != field) {
+    for (Py_ssize_t c = 0; c < q->nc; c++) {
+        if (q->cfield[c] != field) {
             total += (double)(float)acc;
             acc = 0.0;
-            field = q->cfield[j];
+            field = q->cfield[c];
         }
-        if (q->present[j])
-            acc += (double)q->val[j];
+        acc += (double)q->val[(c << q->wbits) + j];
     }
     total += (double)(float)acc;
     return (float)total;
@@ -335,10 +396,121 @@ static double initial_threshold(Query *q) {
     return theta;
 }
 
+static inline void offer(Query *q, Hit h, double *theta) {
+    if (q->nheap < q->k) {
+        q->heap[q->nheap++] = h;
+        sift_up(q->heap, q->nheap - 1);
+    } else if (worse(&q->heap[0], &h)) {
+        q->heap[0] = h;
+        sift_down(q->heap, q->nheap, 0);
+    }
+    if (q->nheap == q->k && (double)q->heap[0].score > *theta)
+        *theta = (double)q->heap[0].score;
+}
+
+/* Probe non-essential cursor c for the candidates of the window starting at base (partial scores
+ * cest, bound of the lists still to probe after c: rest); keeps those that can still reach theta
+ * and returns how many. Two passes: the block of each candidate (and the candidates that its
+ * block bound already rules out), prefetching the blocks; then the search inside each block. */
+static Py_ssize_t probe_dense(Query *q, Cursor *c, int32_t base, Py_ssize_t m, double rest, double theta) {
+    const Field *f = c->f;
+    const uint64_t *bits = c->dense->bits;
+    const uint32_t *rank = c->dense->rank;
+    float *val = q->val + ((Py_ssize_t)c->clause << q->wbits);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t t = 0; t < m; t++) {
+        int32_t j = q->cand[t], d = base + j;
+        double est = q->cest[t];
+        uint64_t word = bits[d >> 6];
+        int64_t at = -1;
+        if ((word >> (d & 63)) & 1) {
+            int64_t r = rank[d >> 9];
+            for (int32_t w = (d >> 9) * 8; w < (d >> 6); w++)
+                r += __builtin_popcountll(bits[w]);
+            r += __builtin_popcountll(word & (((uint64_t)1 << (d & 63)) - 1));
+            at = c->start + r;
+            if ((est + rest + clause(c->w, c->bmax[r / BLOCK])) * MARGIN < theta)
+                continue;
+            __builtin_prefetch(f->tfs + at * f->tf_size);
+        } else if ((est + rest) * MARGIN < theta) {
+            continue;
+        }
+        q->cand[kept] = j;
+        q->cest[kept] = est;
+        q->cblk[kept++] = at;
+    }
+    m = kept;
+    kept = 0;
+    for (Py_ssize_t t = 0; t < m; t++) {
+        int32_t j = q->cand[t];
+        double est = q->cest[t];
+        if (q->cblk[t] >= 0) {
+            float v = clause(c->w, (float)tf_at(f, q->cblk[t]) * f->cache[f->norms[base + j]]);
+            val[j] = v;
+            est += v;
+        }
+        if ((est + rest) * MARGIN < theta)
+            continue;
+        q->cand[kept] = j;
+        q->cest[kept++] = est;
+    }
+    return kept;
+}
+
+static Py_ssize_t probe(Query *q, Cursor *c, int32_t base, Py_ssize_t m, double rest, double theta) {
+    if (c->dense)
+        return probe_dense(q, c, base, m, rest, theta);
+    const int32_t *docs = c->f->docs;
+    float *val = q->val + ((Py_ssize_t)c->clause << q->wbits);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t t = 0; t < m; t++) {
+        int32_t j = q->cand[t];
+        double est = q->cest[t];
+        int64_t blk = -1;
+        if (seek_block(c, base + j)) {
+            if ((est + rest + block_ub(c)) * MARGIN < theta)
+                continue;
+            blk = c->blk;
+            const int32_t *at = docs + c->start + blk * BLOCK;
+            for (int line = 0; line < BLOCK; line += 16)
+                __builtin_prefetch(at + line);
+            __builtin_prefetch(c->f->tfs + (c->start + blk * BLOCK) * c->f->tf_size);
+        } else if ((est + rest) * MARGIN < theta) {
+            continue;
+        }
+        q->cand[kept] = j;
+        q->cest[kept] = est;
+        q->cblk[kept++] = blk;
+    }
+    m = kept;
+    kept = 0;
+    for (Py_ssize_t t = 0; t < m; t++) {
+        int32_t j = q->cand[t], d = base + j;
+        double est = q->cest[t];
+        if (q->cblk[t] >= 0) {
+            c->blk = q->cblk[t];
+            seek_in_block(c, d);
+            if (c->pos < c->end && docs[c->pos] == d) {
+                float v = clause(c->w, tfn_at(c->f, c->pos));
+                val[j] = v;
+                est += v;
+            }
+        }
+        if ((est + rest) * MARGIN < theta)
+            continue;
+        q->cand[kept] = j;
+        q->cest[kept++] = est;
+    }
+    return kept;
+}
+
+/* MaxScore over windows of documents. In each window, the essential lists' postings are scored
+ * list after list into per-document sums (no merging of cursors); the documents whose sum plus the
+ * non-essential bounds can reach theta are then probed in the non-essential lists, one list at a
+ * time for all of them (highest bound first), and those still in the running are scored exactly,
+ * in document order. The split into essential and non-essential lists is revised between windows. */
 static void run_query(Query *q, const uint64_t *rank) {
-    Py_ssize_t n = q->nc, ne = 0, k = q->k;
-    /* Documents scoring below theta cannot be among the top k: first the initial threshold, then
-     * (once larger) the k-th score of the heap. */
+    Py_ssize_t n = q->nc, ne = 0, win = q->win;
     double theta = initial_threshold(q);
     while (ne < n && q->pref[ne] * MARGIN < theta)
         ne++;
@@ -351,56 +523,84 @@ static void run_query(Query *q, const uint64_t *rank) {
         }
         if (d == END_DOC)
             break;
-        double rest = ne > 0 ? q->pref[ne - 1] : 0.0; /* bound of the non-essential clauses */
-        double est = 0.0;
+        int32_t base = d & ~(int32_t)(win - 1);
+        int64_t lim = (int64_t)base + win;
         for (Py_ssize_t i = ne; i < n; i++) {
             Cursor *c = &q->cur[q->order[i]];
-            if (c->pos < c->end && c->f->docs[c->pos] == d) {
-                float v = clause(c->w, tfn_at(c->f, c->pos));
-                q->val[c->clause] = v;
-                q->present[c->clause] = 1;
-                est += v;
-                c->pos++;
+            const Field *f = c->f;
+            const int32_t *docs = f->docs;
+            float w = c->w;
+            int64_t p = c->pos;
+            q->first[i] = p;
+            for (; p < c->end && docs[p] < lim; p++) {
+                int32_t j = docs[p] - base;
+                q->acc[j] += clause(w, tfn_at(f, p));
+                q->bits[j >> 6] |= (uint64_t)1 << (j & 63);
+            }
+            c->pos = p;
+        }
+        double rest = ne > 0 ? q->pref[ne - 1] : 0.0; /* bound of the non-essential clauses */
+        Py_ssize_t m = 0;
+        for (Py_ssize_t word = 0; word < (win >> 6); word++) {
+            uint64_t b = q->bits[word];
+            q->bits[word] = 0;
+            for (; b; b &= b - 1) {
+                int32_t j = (int32_t)(word * 64 + __builtin_ctzll(b));
+                double est = q->acc[j];
+                q->acc[j] = 0.0;
+                if (theta > 0.0 && (est + rest) * MARGIN < theta)
+                    continue;
+                q->cand[m] = j;
+                q->probed[m] = j;
+                q->cest[m++] = est;
             }
         }
-        int keep = !(theta > 0.0 && (est + rest) * MARGIN < theta);
-        for (Py_ssize_t i = ne - 1; keep && i >= 0; i--) {
+        Py_ssize_t nprobed = m;
+        for (Py_ssize_t i = ne - 1; i >= 0 && m > 0; i--) {
             Cursor *c = &q->cur[q->order[i]];
             rest -= c->ub;
-            if (!seek_block(c, d))
-                continue;
-            if ((est + rest + block_ub(c)) * MARGIN < theta) {
-                keep = 0;
-                break;
-            }
-            seek_in_block(c, d);
-            if (c->pos < c->end && c->f->docs[c->pos] == d) {
-                float v = clause(c->w, tfn_at(c->f, c->pos));
-                q->val[c->clause] = v;
-                q->present[c->clause] = 1;
-                est += v;
-            }
-            if ((est + rest) * MARGIN < theta)
-                keep = 0;
+            m = probe(q, c, base, m, rest, theta);
         }
-        if (keep) {
-            Hit h = {exact_score(q), d, rank[d]};
-            if (h.score > 0.0f) {
-                if (q->nheap < k) {
-                    q->heap[q->nheap++] = h;
-                    sift_up(q->heap, q->nheap - 1);
-                } else if (worse(&q->heap[0], &h)) {
-                    q->heap[0] = h;
-                    sift_down(q->heap, q->nheap, 0);
-                }
-                if (q->nheap == k && (double)q->heap[0].score > theta) {
-                    theta = (double)q->heap[0].score;
-                    while (ne < n && q->pref[ne] * MARGIN < theta)
-                        ne++;
-                }
+        /* the few documents left: their essential clause scores again (found in this window's
+         * stretch of each essential list), then the exact score */
+        for (Py_ssize_t i = ne; i < n && m > 0; i++) {
+            const Cursor *c = &q->cur[q->order[i]];
+            float *val = q->val + ((Py_ssize_t)c->clause << q->wbits);
+            const int32_t *docs = c->f->docs;
+            int64_t at = q->first[i];
+            int merge = m * 8 > c->pos - at; /* many documents: walk the stretch, else search it */
+            for (Py_ssize_t t = 0; t < m; t++) {
+                int32_t d = base + q->cand[t];
+                if (merge)
+                    while (at < c->pos && docs[at] < d)
+                        at++;
+                else
+                    at = lower_bound(docs, at, c->pos, d);
+                if (at < c->pos && docs[at] == d)
+                    val[q->cand[t]] = clause(c->w, tfn_at(c->f, at));
             }
         }
-        memset(q->present, 0, (size_t)n);
+        for (Py_ssize_t t = 0; t < m; t++) {
+            int32_t j = q->cand[t];
+            Hit h = {exact_score(q, j), base + j, rank[base + j]};
+            if (h.score > 0.0f)
+                offer(q, h, &theta);
+        }
+        /* clear the window's clause scores */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const Cursor *c = &q->cur[q->order[i]];
+            float *val = q->val + ((Py_ssize_t)c->clause << q->wbits);
+            const int32_t *docs = i < ne ? q->probed : q->cand;
+            for (Py_ssize_t t = 0, e = i < ne ? nprobed : m; t < e; t++)
+                val[docs[t]] = 0.0f;
+        }
+        Py_ssize_t was = ne;
+        while (ne < n && q->pref[ne] * MARGIN < theta)
+            ne++;
+        for (Py_ssize_t i = was; i < ne; i++) { /* newly non-essential: its block follows its position */
+            Cursor *c = &q->cur[q->order[i]];
+            c->blk = (c->pos - c->start) / BLOCK;
+        }
     }
 }
 
@@ -440,8 +640,18 @@ static void field_clear(Field *f) {
         PyBuffer_Release(&f->tfs_v);
     if (f->norms_v.obj)
         PyBuffer_Release(&f->norms_v);
+    if (f->dense) {
+        for (Py_ssize_t t = 0; t < f->nterms; t++)
+            if (f->dense[t]) {
+                free(f->dense[t]->bits);
+                free(f->dense[t]->rank);
+                free(f->dense[t]);
+            }
+        free(f->dense);
+    }
     free(f->term_max);
     free(f->block_max);
+    free(f->block_last);
     memset(f, 0, sizeof(*f));
 }
 
@@ -500,8 +710,10 @@ static int field_init(Field *f, PyObject *spec, Py_ssize_t ndocs) {
         return -1;
     }
     f->term_max = malloc(sizeof(float) * (size_t)(f->nterms + 1));
+    f->dense = calloc((size_t)f->nterms + 1, sizeof(Dense *));
     f->block_max = malloc(sizeof(float) * (size_t)(f->nposts / BLOCK + f->nterms + 1));
-    if (!f->term_max || !f->block_max) {
+    f->block_last = malloc(sizeof(int32_t) * (size_t)(f->nposts / BLOCK + f->nterms + 1));
+    if (!f->term_max || !f->block_max || !f->block_last || !f->dense) {
         PyErr_NoMemory();
         return -1;
     }
@@ -512,14 +724,19 @@ static int field_init(Field *f, PyObject *spec, Py_ssize_t ndocs) {
 
 static PyObject *searcher_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     PyObject *fields, *rank;
-    Py_ssize_t ndocs;
-    static char *names[] = {"fields", "id_rank", "n_docs", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!On", names, &PyList_Type, &fields, &rank, &ndocs))
+    Py_ssize_t ndocs, dense = 32;
+    static char *names[] = {"fields", "id_rank", "n_docs", "dense", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!On|n", names, &PyList_Type, &fields, &rank, &ndocs, &dense))
         return NULL;
+    if (dense < 0) {
+        PyErr_SetString(PyExc_ValueError, "dense: expected a non-negative ratio");
+        return NULL;
+    }
     Searcher *s = (Searcher *)type->tp_alloc(type, 0);
     if (!s)
         return NULL;
     s->ndocs = ndocs;
+    s->dense = dense;
     Py_ssize_t nf = PyList_GET_SIZE(fields);
     s->fields = PyMem_Calloc((size_t)(nf ? nf : 1), sizeof(Field));
     if (!s->fields) {
@@ -571,13 +788,25 @@ static PyObject *searcher_search(Searcher *s, PyObject *args) {
     q.cur = calloc((size_t)nc + 1, sizeof(Cursor));
     q.order = calloc((size_t)nc + 1, sizeof(int));
     q.pref = calloc((size_t)nc + 1, sizeof(double));
-    q.val = calloc((size_t)nc + 1, sizeof(float));
-    q.present = calloc((size_t)nc + 1, 1);
-    q.bub = calloc((size_t)nc + 1, sizeof(double));
+    /* windows of 4096 documents, fewer for long queries: the window's clause scores take at
+     * most 4 MB */
+    q.wbits = 12;
+    while (q.wbits > 6 && ((nc + 1) << q.wbits) > (1 << 20))
+        q.wbits--;
+    q.win = (Py_ssize_t)1 << q.wbits;
+    q.val = calloc((size_t)(nc + 1) << q.wbits, sizeof(float));
+    q.acc = calloc((size_t)q.win, sizeof(double));
+    q.bits = calloc((size_t)q.win / 64, sizeof(uint64_t));
+    q.cand = malloc(sizeof(int32_t) * (size_t)q.win);
+    q.probed = malloc(sizeof(int32_t) * (size_t)q.win);
+    q.cest = malloc(sizeof(double) * (size_t)q.win);
+    q.cblk = malloc(sizeof(int64_t) * (size_t)q.win);
+    q.first = malloc(sizeof(int64_t) * ((size_t)nc + 1));
     cfield = calloc((size_t)nc + 1, sizeof(int));
     q.cfield = cfield;
     q.heap = malloc(sizeof(Hit) * (size_t)(k + 1));
-    if (!q.cur || !q.order || !q.pref || !q.val || !q.present || !q.bub || !cfield || !q.heap) {
+    if (!q.cur || !q.order || !q.pref || !q.val || !q.acc || !q.bits || !q.cand || !q.probed || !q.cest ||
+        !q.cblk || !q.first || !cfield || !q.heap) {
         PyErr_NoMemory();
         goto done;
     }
@@ -600,6 +829,8 @@ static PyObject *searcher_search(Searcher *s, PyObject *args) {
         c->end = f->indptr[t + 1];
         c->nblk = (c->end - c->start + BLOCK - 1) / BLOCK;
         c->bmax = f->block_max + block_offset(f, t);
+        c->blast = f->block_last + block_offset(f, t);
+        c->dense = f->dense[t];
         c->w = cw[j];
         c->ub = clause(cw[j], f->term_max[t]);
         c->clause = (int)j;
@@ -644,8 +875,13 @@ done:
     free(q.order);
     free(q.pref);
     free(q.val);
-    free(q.present);
-    free(q.bub);
+    free(q.acc);
+    free(q.bits);
+    free(q.cand);
+    free(q.probed);
+    free(q.cest);
+    free(q.cblk);
+    free(q.first);
     free(cfield);
     free(q.heap);
     PyBuffer_Release(&fv);
@@ -665,7 +901,8 @@ static PyTypeObject SearcherType = {
     .tp_name = "beirctl.lucene._search.Searcher",
     .tp_basicsize = sizeof(Searcher),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Searcher(fields, id_rank, n_docs): pruned exact BM25 top k over an index's postings",
+    .tp_doc = "Searcher(fields, id_rank, n_docs, dense=32): pruned exact BM25 top k over an index's postings; "
+              "lists of n_docs / dense postings or more probed through a bitmap (dense=0: none)",
     .tp_new = searcher_new,
     .tp_dealloc = (destructor)searcher_dealloc,
     .tp_methods = searcher_methods,

@@ -6,5 +6,6 @@ class Searcher:
         fields: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
         id_rank: np.ndarray,
         n_docs: int,
+        dense: int = 32,
     ) -> None: ...
     def search(self, fields: np.ndarray, terms: np.ndarray, weights: np.ndarray, k: int, /) -> tuple[bytes, bytes]: ...

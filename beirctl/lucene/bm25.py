@@ -126,6 +126,10 @@ class BM25Searcher:
     # top 1000 between 20k and 50k documents, top 10 at about 5k.
     PRUNE_MIN_DOCS: ClassVar[int] = 10_000
     PRUNE_MIN_DOCS_PER_HIT: ClassVar[int] = 25
+    # The pruned search probes a list holding at least 1/DENSE_RATIO of the documents through a
+    # bitmap of them (built on the term's first use; 0: never): at 32 the bitmap is no larger
+    # than the list's doc ids. Same results either way.
+    DENSE_RATIO: ClassVar[int] = 32
 
     def __init__(
         self,
@@ -145,7 +149,7 @@ class BM25Searcher:
         self.by_rank = np.asarray(order, dtype=np.int64)
         self.id_rank = np.empty(n, dtype=np.uint64)
         self.id_rank[order] = np.arange(n, dtype=np.uint64)
-        self.pruned = _pruned_searcher(self.scorers, self.id_rank, n) if not exhaustive else None
+        self.pruned = _pruned_searcher(self.scorers, self.id_rank, n, self.DENSE_RATIO) if not exhaustive else None
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """float32 Lucene scores of every document; 0 where no query term matches."""
@@ -226,14 +230,16 @@ class BM25Searcher:
         return docs, top
 
 
-def _pruned_searcher(scorers: Sequence[_FieldScorer], id_rank: np.ndarray, n_docs: int) -> _search.Searcher | None:
+def _pruned_searcher(
+    scorers: Sequence[_FieldScorer], id_rank: np.ndarray, n_docs: int, dense: int
+) -> _search.Searcher | None:
     """The compiled pruned search over these fields; None where it is not built, turned off
     (``BEIRCTL_NATIVE=0``), or a field weight is not positive (its bounds assume clauses >= 0)."""
     module = native.search_module()
     if module is None or not all(s.weight > 0 and np.isfinite(s.weight) for s in scorers):
         return None
     fields = [(s.field.indptr, s.field.docs, s.field.tfs, s.norms, s.cache) for s in scorers]
-    searcher: _search.Searcher = module.Searcher(fields, id_rank, n_docs)
+    searcher: _search.Searcher = module.Searcher(fields, id_rank, n_docs, dense=dense)
     return searcher
 
 
