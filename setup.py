@@ -25,10 +25,14 @@ _SCAN = Extension(
 # No fused multiply-add: a * b + c must round twice, as numpy's float32 arithmetic does.
 _STRICT_FLOAT = [] if sys.platform == "win32" else ["-ffp-contract=off"]
 
+# Threads (pthreads) prepare the pruned search's term bounds in parallel.
+_THREADS = [] if sys.platform == "win32" else ["-pthread"]
+
 _SEARCH = Extension(
     "beirctl.lucene._search",
     sources=["beirctl/lucene/_search.c"],
-    extra_compile_args=_STRICT_FLOAT,
+    extra_compile_args=_STRICT_FLOAT + _THREADS,
+    extra_link_args=_THREADS,
     optional=True,
 )
 

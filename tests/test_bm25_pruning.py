@@ -191,6 +191,31 @@ def test_bad_postings_are_an_error_not_a_crash() -> None:
         BM25Searcher(index).search([f.terms[0]], 10)
 
 
+def test_bounds_prepared_on_threads_before_searching() -> None:
+    index = _synthetic(3000, seed=23)
+    queries = _queries(24, 40)
+    searcher = BM25Searcher(index)
+    assert searcher.pruned is not None
+    f = index.fields["contents"]
+    terms = np.asarray([f.vocab[t] for q in queries for t in q if t in f.vocab], dtype=np.int64)
+    fields = np.zeros(len(terms), dtype=np.int32)
+    searcher.pruned.prepare(fields, terms, 2)  # repeated terms are prepared once
+    searcher.pruned.prepare(fields, terms, 2)  # and not again
+    exhaustive = BM25Searcher(index, exhaustive=True)
+    assert all(_same(searcher.search(q, 100), exhaustive.search(q, 100)) for q in queries)
+    with pytest.raises(ValueError, match="out of range"):
+        searcher.pruned.prepare(np.zeros(1, dtype=np.int32), np.asarray([len(f.terms)], dtype=np.int64), 2)
+    with pytest.raises(ValueError, match="different lengths"):
+        searcher.pruned.prepare(np.zeros(2, dtype=np.int32), np.zeros(1, dtype=np.int64), 2)
+    # Invalid postings found while preparing on threads are the same error as in a search.
+    docs = f.docs.copy()
+    docs[0] = 10_000
+    bad = FieldIndex(terms=f.terms, indptr=f.indptr, docs=docs, tfs=f.tfs, lengths=f.lengths)
+    broken = BM25Searcher(LuceneIndex(doc_ids=index.doc_ids, fields={"contents": bad}, mode="flat"))
+    with pytest.raises(ValueError, match="not valid"):
+        broken.search_many([[f.terms[1]], [f.terms[0]], [f.terms[2]]], 10, threads=2)
+
+
 def test_fallbacks_score_every_document(monkeypatch: pytest.MonkeyPatch) -> None:
     index = _synthetic(200, seed=9, mode="multifield")
     # A weight of 0 (bounds assume positive clauses) and BEIRCTL_NATIVE=0 both take the exhaustive path.

@@ -41,6 +41,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 
 #define BLOCK 32
 #define END_DOC INT32_MAX
@@ -102,13 +105,13 @@ static inline float clause(float w, float tfn) { return w - w / (1.0f + tfn); }
 
 static inline int64_t block_offset(const Field *f, int64_t term) { return f->indptr[term] / BLOCK + term; }
 
-/* Upper bounds of one term (first use): also checks its doc ids (in range, ascending). */
-static int prepare_term(Searcher *s, Field *f, int64_t t) {
+/* Upper bounds of one term (first use): also checks its doc ids (in range, ascending). No Python
+ * API: prepare() runs it on several threads at once, each on its own terms. */
+enum { PREP_OK = 0, PREP_RANGE = -1, PREP_INVALID = -2, PREP_MEMORY = -3 };
+static int prepare_core(const Searcher *s, Field *f, int64_t t) {
     int64_t lo = f->indptr[t], hi = f->indptr[t + 1];
-    if (lo < 0 || hi < lo || hi > f->nposts) {
-        PyErr_Format(PyExc_ValueError, "index postings of term %lld out of range", (long long)t);
-        return -1;
-    }
+    if (lo < 0 || hi < lo || hi > f->nposts)
+        return PREP_RANGE;
     float *bm = f->block_max + block_offset(f, t);
     int32_t *bl = f->block_last + block_offset(f, t);
     float tmax = 0.0f;
@@ -118,10 +121,8 @@ static int prepare_term(Searcher *s, Field *f, int64_t t) {
         float m = 0.0f;
         for (int64_t p = b; p < e; p++) {
             int32_t d = f->docs[p];
-            if (d <= prev || d >= s->ndocs || tf_at(f, p) < 0) {
-                PyErr_Format(PyExc_ValueError, "index postings of term %lld are not valid", (long long)t);
-                return -1;
-            }
+            if (d <= prev || d >= s->ndocs || tf_at(f, p) < 0)
+                return PREP_INVALID;
             prev = d;
             float x = tfn_at(f, p);
             if (x > m)
@@ -140,8 +141,7 @@ static int prepare_term(Searcher *s, Field *f, int64_t t) {
         if (!rank) {
             free(bits);
             free(dn);
-            PyErr_NoMemory();
-            return -1;
+            return PREP_MEMORY;
         }
         for (int64_t p = lo; p < hi; p++)
             bits[f->docs[p] >> 6] |= (uint64_t)1 << (f->docs[p] & 63);
@@ -157,6 +157,18 @@ static int prepare_term(Searcher *s, Field *f, int64_t t) {
     }
     f->term_max[t] = tmax;
     return 0;
+}
+
+/* prepare_core with its error raised (the GIL held). */
+static int prepare_term(const Searcher *s, Field *f, int64_t t) {
+    int rc = prepare_core(s, f, t);
+    if (rc == PREP_RANGE)
+        PyErr_Format(PyExc_ValueError, "index postings of term %lld out of range", (long long)t);
+    else if (rc == PREP_INVALID)
+        PyErr_Format(PyExc_ValueError, "index postings of term %lld are not valid", (long long)t);
+    else if (rc == PREP_MEMORY)
+        PyErr_NoMemory();
+    return rc;
 }
 
 typedef struct {
@@ -890,7 +902,112 @@ done:
     return result;
 }
 
+/* prepare(): the terms to prepare, and the first error met. */
+typedef struct {
+    int field;
+    int64_t term, size;
+    int rc;
+} Job;
+
+typedef struct {
+    const Searcher *s;
+    Job *jobs;
+    Py_ssize_t n;
+    Py_ssize_t next; /* the next job to take (atomic) */
+} Jobs;
+
+static void *work(void *arg) {
+    Jobs *w = arg;
+    for (;;) {
+        Py_ssize_t i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
+        if (i >= w->n)
+            return NULL;
+        Job *j = &w->jobs[i];
+        j->rc = prepare_core(w->s, &w->s->fields[j->field], j->term);
+    }
+}
+
+static int by_term(const void *x, const void *y) {
+    const Job *a = x, *b = y;
+    return a->field != b->field ? (a->field < b->field ? -1 : 1) : a->term < b->term ? -1 : a->term > b->term;
+}
+
+static int by_size(const void *x, const void *y) {
+    const Job *a = x, *b = y;
+    return a->size > b->size ? -1 : a->size < b->size;
+}
+
+/* prepare(fields: int32 buffer, terms: int64 buffer, threads) -> None: the upper bounds (and
+ * bitmaps) of these terms, as their first search would compute them, on up to `threads` threads
+ * (longest lists first). The GIL stays held meanwhile, so no search runs while bounds are
+ * written; each term is prepared once, by one thread. */
+static PyObject *searcher_prepare(Searcher *s, PyObject *args) {
+    Py_buffer fv, tv;
+    Py_ssize_t threads;
+    if (!PyArg_ParseTuple(args, "y*y*n", &fv, &tv, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = tv.len / 8;
+    const int32_t *cf = fv.buf;
+    const int64_t *ct = tv.buf;
+    Job *jobs = NULL;
+    if (fv.len != n * 4) {
+        PyErr_SetString(PyExc_ValueError, "prepare: field and term arrays of different lengths");
+        goto done;
+    }
+    jobs = malloc(sizeof(Job) * (size_t)(n + 1));
+    if (!jobs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (cf[i] < 0 || cf[i] >= s->nfields || ct[i] < 0 || ct[i] >= s->fields[cf[i]].nterms) {
+            PyErr_SetString(PyExc_ValueError, "prepare: field or term out of range");
+            goto done;
+        }
+        jobs[i] = (Job){cf[i], ct[i], 0, 0};
+    }
+    qsort(jobs, (size_t)n, sizeof(Job), by_term);
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) { /* distinct terms not prepared yet */
+        const Field *f = &s->fields[jobs[i].field];
+        if ((m > 0 && by_term(&jobs[m - 1], &jobs[i]) == 0) || f->term_max[jobs[i].term] >= 0.0f)
+            continue;
+        jobs[i].size = f->indptr[jobs[i].term + 1] - f->indptr[jobs[i].term];
+        jobs[m++] = jobs[i];
+    }
+    qsort(jobs, (size_t)m, sizeof(Job), by_size);
+    Jobs w = {s, jobs, m, 0};
+#ifndef _WIN32
+    pthread_t extra[16];
+    int started = 0;
+    for (Py_ssize_t i = 1; i < threads && i <= 16 && m > 1; i++)
+        if (pthread_create(&extra[started], NULL, work, &w) == 0)
+            started++;
+    work(&w);
+    for (int i = 0; i < started; i++)
+        pthread_join(extra[i], NULL);
+#else
+    (void)threads;
+    work(&w);
+#endif
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (jobs[i].rc != PREP_OK) {
+            /* raise the error (a term that failed is left unprepared: its search raises it again) */
+            prepare_term(s, &s->fields[jobs[i].field], jobs[i].term);
+            goto done;
+        }
+    result = Py_NewRef(Py_None);
+done:
+    free(jobs);
+    PyBuffer_Release(&fv);
+    PyBuffer_Release(&tv);
+    return result;
+}
+
 static PyMethodDef searcher_methods[] = {
+    {"prepare", (PyCFunction)searcher_prepare, METH_VARARGS,
+     "prepare(fields, terms, threads): upper bounds of these terms, on several threads"},
     {"search", (PyCFunction)searcher_search, METH_VARARGS,
      "search(fields, terms, weights, k) -> (docs, scores): exact top k, pruned"},
     {NULL, NULL, 0, NULL},

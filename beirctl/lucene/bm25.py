@@ -180,7 +180,11 @@ class BM25Searcher:
         by :meth:`search_exhaustive`; both give the same arrays."""
         if not self._prunes(k):
             return self.search_exhaustive(query_terms, k)
-        assert self.pruned is not None
+        return self._search_clauses(self._clauses(query_terms), k)
+
+    def _clauses(self, query_terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The pruned search's clauses of a query: (field index int32, term id int64, float32
+        weight), grouped by field in field order; None if no term occurs."""
         counts = Counter(query_terms)
         fields, terms, weights = [], [], []
         for i, scorer in enumerate(self.scorers):
@@ -189,20 +193,39 @@ class BM25Searcher:
                 fields.append(np.full(len(found[0]), i, dtype=np.int32))
                 terms.append(found[0])
                 weights.append(found[1])
-        if not terms or k <= 0:
+        if not terms:
+            return None
+        return np.concatenate(fields), np.concatenate(terms), np.concatenate(weights)
+
+    def _search_clauses(
+        self, clauses: tuple[np.ndarray, np.ndarray, np.ndarray] | None, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assert self.pruned is not None
+        if clauses is None or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        docs, scores = self.pruned.search(np.concatenate(fields), np.concatenate(terms), np.concatenate(weights), k)
+        docs, scores = self.pruned.search(*clauses, k)
         return np.frombuffer(docs, dtype=np.int64), np.frombuffer(scores, dtype=np.float32)
 
     def search_many(
         self, queries: Sequence[Sequence[str]], k: int, threads: int = 2
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`search` of each query, in order; the pruned search runs on ``threads`` threads
-        (it releases the GIL)."""
-        if not self._prunes(k) or threads <= 1 or len(queries) < 2:
+        (it releases the GIL), after the upper bounds of every term not searched before are
+        computed, on as many threads (a term's first search would otherwise compute them, one
+        term at a time)."""
+        if not self._prunes(k):
             return [self.search(q, k) for q in queries]
+        assert self.pruned is not None
+        clauses = [self._clauses(q) for q in queries]
+        found = [c for c in clauses if c is not None]
+        if found:
+            fields = np.concatenate([c[0] for c in found])
+            terms = np.concatenate([c[1] for c in found])
+            self.pruned.prepare(fields, terms, max(1, threads))
+        if threads <= 1 or len(queries) < 2:
+            return [self._search_clauses(c, k) for c in clauses]
         with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(lambda q: self.search(q, k), queries))
+            return list(pool.map(lambda c: self._search_clauses(c, k), clauses))
 
     def _prunes(self, k: int) -> bool:
         """Whether a top-``k`` search takes the pruned path."""
