@@ -420,10 +420,6 @@ static inline void offer(Query *q, Hit h, double *theta) {
         *theta = (double)q->heap[0].score;
 }
 
-/* Probe non-essential cursor c for the candidates of the window starting at base (partial scores
- * cest, bound of the lists still to probe after c: rest); keeps those that can still reach theta
- * and returns how many. Two passes: the block of each candidate (and the candidates that its
- * block bound already rules out), prefetching the blocks; then the search inside each block. */
 /* probe() for a list kept as a bitmap: the posting itself from one bit and its rank. Its own
  * loops, not a branch inside probe()'s: one function for both measured 4-6% slower at 5M. */
 static Py_ssize_t probe_dense(Query *q, Cursor *c, int32_t base, Py_ssize_t m, double rest, double theta) {
@@ -471,6 +467,10 @@ static Py_ssize_t probe_dense(Query *q, Cursor *c, int32_t base, Py_ssize_t m, d
     return kept;
 }
 
+/* Probe non-essential cursor c for the candidates of the window starting at base (partial scores
+ * cest, bound of the lists still to probe after c: rest); keeps those that can still reach theta
+ * and returns how many. Two passes: the block of each candidate (and the candidates that its
+ * block bound already rules out), prefetching the blocks; then the search inside each block. */
 static Py_ssize_t probe(Query *q, Cursor *c, int32_t base, Py_ssize_t m, double rest, double theta) {
     if (c->dense)
         return probe_dense(q, c, base, m, rest, theta);
