@@ -123,7 +123,7 @@ class BM25Searcher:
     # few documents per hit asked for, there is little to skip and its per-query cost makes it
     # slower than scoring every document; same results either way. Crossovers measured on Zipf
     # corpora (benchmarks/bm25_pruning.py shows SciFact and NFCorpus on the exhaustive side):
-    # top 1000 between 20k and 50k documents, top 10 at about 5k.
+    # top 1000 at about 20k documents, top 10 between 5k and 10k (2026-12-04).
     PRUNE_MIN_DOCS: ClassVar[int] = 10_000
     PRUNE_MIN_DOCS_PER_HIT: ClassVar[int] = 25
     # The pruned search probes a list holding at least 1/DENSE_RATIO of the documents through a
