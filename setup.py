@@ -1,10 +1,12 @@
-"""Build the optional compiled tokenizer and search; everything else is in pyproject.toml.
+"""Build the optional compiled tokenizer, search and run loops; everything else is in pyproject.toml.
 
-Two extensions. ``beirctl.lucene._scan``, from three C sources: ``_scan.c`` (the StandardTokenizer
+Three extensions. ``beirctl.lucene._scan``, from three C sources: ``_scan.c`` (the StandardTokenizer
 scanner and the module), ``_porter.c`` (the Porter stemmer) and ``_postings.c`` (a chunk's
 postings), which share ``_scan.h``.
 ``beirctl.lucene._search`` (``_search.c``): the pruned exact top-k BM25 search; without it
 lucene-exact scores every document (same run files, slower search).
+``beirctl.evaluation._runs`` (``_runs.c``): the per-hit loops over runs (building, rescoring,
+writing them); without it the same loops run in Python.
 
 ``optional=True``: without a C compiler the install still succeeds and beirctl uses the
 pure-Python tokenizer, which gives the same tokens (``beirctl doctor`` says which is in use;
@@ -36,4 +38,6 @@ _SEARCH = Extension(
     optional=True,
 )
 
-setup(ext_modules=[_SCAN, _SEARCH])
+_RUNS = Extension("beirctl.evaluation._runs", sources=["beirctl/evaluation/_runs.c"], optional=True)
+
+setup(ext_modules=[_SCAN, _SEARCH, _RUNS])

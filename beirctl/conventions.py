@@ -23,11 +23,10 @@ count as judged non-relevant).
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import Literal
 
-from beirctl.types import CQADUPSTACK_FORUMS, Run
+from beirctl.types import CQADUPSTACK_FORUMS
 
 ConventionsName = Literal["pyserini", "beir", "mteb"]
 NAMES: tuple[ConventionsName, ...] = ("pyserini", "beir", "mteb")
@@ -153,14 +152,6 @@ def get_conventions(name: str) -> Conventions:
         return REGISTRY[name]  # type: ignore[index]
     except KeyError:
         raise KeyError(f"unknown conventions {name!r} (known: {', '.join(NAMES)})") from None
-
-
-_doc_id = operator.itemgetter(0)
-
-
-def identical_id_hits(run: Run) -> list[str]:
-    """The query ids whose hits include the document of the same id."""
-    return [q for q, hits in run.items() if q in map(_doc_id, hits)]  # a C-level scan per query
 
 
 def collision_warning(dataset: str, removed: list[str]) -> str | None:

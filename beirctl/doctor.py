@@ -111,13 +111,13 @@ def check_package(name: str, dist: str) -> Check:
 
 
 def _compiled(name: str, module: str, loaded: bool, compiled: str, fallback: str, slower: str) -> Check:
-    """A row for one of lucene-exact's compiled extensions: what is used, and why not if not."""
-    from beirctl.lucene import native
+    """A row for one of the compiled extensions: what is used, and why not if not."""
+    from beirctl.compiled import DISABLED_BY_ENV, ENV_SWITCH
 
     if loaded:
         return Check(name, True, f"{compiled} ({module})")
-    if native.DISABLED_BY_ENV:
-        why = f"{native.ENV_SWITCH}=0 is set"
+    if DISABLED_BY_ENV:
+        why = f"{ENV_SWITCH}=0 is set"
     elif importlib.util.find_spec(module) is None:
         why = f"{module} not built: no C compiler at install"
     else:
@@ -153,6 +153,15 @@ def check_lucene_search() -> Check:
     )
 
 
+def check_run_loops() -> Check:
+    """Whether runs are built, rescored and written by the compiled loops or in Python."""
+    from beirctl.evaluation import runs
+
+    return _compiled(
+        "run loops", "beirctl.evaluation._runs", runs.compiled(), "compiled", "Python", "search and run writing"
+    )
+
+
 # Packages every install has: (row name, distribution).
 CORE: tuple[tuple[str, str], ...] = (("bm25s", "bm25s"), ("PyStemmer", "PyStemmer"), ("rank-bm25", "rank-bm25"))
 
@@ -184,6 +193,7 @@ def collect() -> list[Check]:
     return [
         check_lucene_exact(),
         check_lucene_search(),
+        check_run_loops(),
         *(check_package(*row) for row in CORE),
         *check_java(),
         check_torch(),

@@ -12,6 +12,7 @@ import numpy as np
 from beirctl.atomic import atomic_open
 from beirctl.datasets.loader import check_id, load_qrels
 from beirctl.errors import DataError
+from beirctl.evaluation.runs import trec_lines
 from beirctl.types import Qrels, Run
 
 
@@ -42,10 +43,9 @@ def write_run(path: str | Path, run: Run, tag: str = "beirctl") -> None:
     Queries are written in sorted id order and ranks start at 1, so equal runs give equal
     bytes. Scores are written with 6 decimals (like Pyserini).
     """
-    with atomic_open(path) as fh:
+    with atomic_open(path, "wb") as fh:
         for qid in sorted(run):  # one write per query
-            lines = [f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n" for rank, (doc, score) in enumerate(run[qid], 1)]
-            fh.write("".join(lines))
+            fh.write(trec_lines(qid, run[qid], tag))
 
 
 def read_run(path: str | Path) -> Run:

@@ -6,9 +6,8 @@ tokens as :func:`beirctl.lucene.tokenizer.tokenize_many` and the same stems as
 ``pip install`` wherever a C compiler is; without it everything runs in pure Python, with
 identical results, only slower to index.
 
-Environment switch: ``BEIRCTL_NATIVE=0`` (also ``false``, ``no``, ``off``; any case) makes beirctl
-ignore the compiled extension even where it is built, so the pure-Python paths run. It is read
-once, when this module is first imported; unset or any other value uses the extension if built.
+Environment switch: ``BEIRCTL_NATIVE=0`` makes beirctl ignore the compiled extension even where it
+is built, so the pure-Python paths run (:mod:`beirctl.compiled`; re-exported here).
 
 Public: :func:`compiled` (which path is in use), ``stem`` (the Porter stemmer of that path),
 :func:`scan_tokens`, :func:`term_ids`, :func:`postings` and :func:`scatter` (the compiled steps; only while
@@ -17,28 +16,17 @@ Public: :func:`compiled` (which path is in use), ``stem`` (the Porter stemmer of
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from beirctl.compiled import DISABLED_BY_ENV, ENV_SWITCH, enabled_by_env  # noqa: F401 (re-exported)
 from beirctl.lucene.porter import porter_stem
 from beirctl.lucene.tokenizer import _A_BODIES, _FOLD, _KIND, tokenize
-
-ENV_SWITCH = "BEIRCTL_NATIVE"
-_OFF_VALUES = frozenset({"0", "false", "no", "off"})
-
-
-def enabled_by_env(environ: Mapping[str, str] = os.environ) -> bool:
-    """False where ``BEIRCTL_NATIVE`` turns the compiled extension off (``0``, ``false``, ``no``, ``off``)."""
-    return environ.get(ENV_SWITCH, "").strip().lower() not in _OFF_VALUES
-
-
-DISABLED_BY_ENV = not enabled_by_env()
 
 
 def _load_extension() -> ModuleType | None:

@@ -14,6 +14,8 @@ from pydantic import Field
 
 from beirctl.atomic import cache_lock, discard
 from beirctl.datasets.stream import StreamingCorpus, iter_chunks
+from beirctl.evaluation.runs import hit_lists
+from beirctl.evaluation.trec import round_scores
 from beirctl.lucene.analyzer import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
 from beirctl.lucene.index import Chunk, LazyChunk, LuceneIndex, gc_paused
@@ -116,7 +118,6 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
     def search(self, queries: Queries, k: int) -> Run:
         if self.searcher is None:
             raise RuntimeError("index() must be called before search()")
-        doc_ids = np.asarray(self.searcher.index.doc_ids, dtype=object)
         qids = list(queries)
         with track("searching", len(qids), "queries") as advance:
             hits = self.searcher.search_many(
@@ -124,21 +125,18 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
             )
             advance(len(qids))
         self.searcher.index.release_pages()  # the postings read are not needed for the run's next steps
+        if not hits:
+            return {}
         scores = [s for _, s in hits]
         if self.params.anserini_scores:
-            scores = anserini_tie_adjust_many(scores)
-        # One list of (doc id, score) pairs for all the queries, sliced per query; without
-        # the cyclic GC, which would otherwise rescan the heap many times for these tuples.
+            # As Anserini's run file holds them: 4 decimals, ties 1e-6 apart, written with 6
+            # decimals (the run file's values; so the runner has no scores to round).
+            values = round_scores(np.concatenate(anserini_tie_adjust_many(scores)))
+        else:
+            values = np.concatenate(scores)
+        # Without the cyclic GC, which would otherwise rescan the heap many times for the 2M tuples.
         with gc_paused():
-            pairs = list(
-                zip(
-                    doc_ids[np.concatenate([i for i, _ in hits])].tolist() if hits else [],
-                    np.concatenate(scores).tolist() if hits else [],
-                )
+            lists = hit_lists(
+                self.searcher.index.doc_ids, np.concatenate([i for i, _ in hits]), values, [len(i) for i, _ in hits]
             )
-        run: Run = {}
-        end = 0
-        for qid, (idx, _) in zip(qids, hits):
-            run[qid] = pairs[end : end + len(idx)]
-            end += len(idx)
-        return run
+        return dict(zip(qids, lists))
