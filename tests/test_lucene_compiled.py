@@ -106,6 +106,24 @@ def test_scanner_tokens_equal_tokenize_many() -> None:
 
 
 @compiled
+def test_scanner_vocabulary_of_many_tokens_near_the_inline_key_limits() -> None:
+    """100k+ distinct tokens (the hash table grows several times) of 15-18 code points, Latin-1
+    and not, that differ in one code point only: a token is found again exactly where it is
+    equal, whether its slot holds its code points inline (at most 16, each below 256) or not."""
+    rnd = random.Random(5)
+    stems = ["".join(rnd.choice("abcdefghij") for _ in range(14)) for _ in range(15_000)]
+    tails = ["", "k", "é", "ß", "kk", "ké", "ω", "kω", "éé", "kkk", "kkω", "ωkk", "ÿ", "ÿÿÿÿ"]
+    words = [s + t for s in stems for t in tails]
+    rnd.shuffle(words)
+    texts = [" ".join(words[i : i + 50]) + " " + " ".join(rnd.sample(words, 20)) for i in range(0, len(words), 50)]
+    tokens, ids, counts = native.scan_tokens(texts, 255)
+    assert len(tokens) == len(set(words)) == len(set(tokens))
+    ends = np.cumsum(counts)
+    got = [[tokens[j] for j in ids[a:b]] for a, b in zip(ends - counts, ends)]
+    assert got == [text.split() for text in texts]
+
+
+@compiled
 def test_analyze_ids_equals_the_pure_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
     texts = _texts()
     fast = EnglishAnalyzer().analyze_ids(texts, chunk=700)
