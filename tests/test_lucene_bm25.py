@@ -234,7 +234,8 @@ def test_chunked_build_is_the_one_pass_build(mode: str) -> None:
             )
             for lo in range(0, len(ids), size)
         ]
-        _same_index(LuceneIndex.build_chunks(chunks, mode), whole)
+        _same_index(LuceneIndex.build_chunks(chunks, mode), whole)  # forked workers, a file per chunk
+        _same_index(LuceneIndex.build_chunks(chunks, mode, processes=1), whole)  # one spill file, read by threads
 
 
 def test_chunks_of_blank_documents_only() -> None:

@@ -16,9 +16,10 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import orjson
@@ -305,28 +306,10 @@ class FieldBuilder:
         del rank
         docs = np.empty(int(indptr[-1]), dtype=np.int32)
         tfs = np.empty(int(indptr[-1]), dtype=np.result_type(*(sp[3] for *_, sp in self._parts)))
-        for remap, per_term, base, (fh, docs_at, tfs_at, tf_type) in self._parts:
-            nnz = int(per_term.sum(dtype=np.int64))
-            if native.compiled():  # one pass, no position array: 4x faster
-                fh.seek(docs_at)
-                part_docs = np.fromfile(fh, dtype=np.int32, count=nnz)
-                fh.seek(tfs_at)
-                native.scatter(
-                    docs, tfs, fill, remap, per_term, part_docs, np.fromfile(fh, dtype=tf_type, count=nnz), base
-                )
-                continue
-            # the postings of the chunk's term i are the per_term[i] after those of its terms below i
-            pos = np.repeat(fill[remap] - (np.cumsum(per_term, dtype=np.int64) - per_term), per_term)
-            pos += np.arange(nnz, dtype=np.int64)
-            fh.seek(docs_at)
-            part_docs = np.fromfile(fh, dtype=np.int32, count=nnz)
-            part_docs += base
-            docs[pos] = part_docs
-            del part_docs
-            fh.seek(tfs_at)
-            tfs[pos] = np.fromfile(fh, dtype=tf_type, count=nnz)
-            fill[remap] += per_term
-            del pos
+        if native.compiled():
+            _scatter_parts(self._parts, docs, tfs, fill)
+        else:
+            _numpy_scatter(self._parts, docs, tfs, fill)
         for fh in {id(sp[0]): sp[0] for *_, sp in self._parts}.values():
             fh.close()
         self._parts, self._spill = [], None
@@ -337,6 +320,71 @@ class FieldBuilder:
             tfs=compact_tfs(tfs),
             lengths=np.concatenate(self.lengths),
         )
+
+
+# Threads that scatter the chunks' postings in FieldBuilder.finish (each chunk's own rows).
+SCATTER_THREADS = 2
+
+
+def _scatter_parts(parts: list[Any], docs: np.ndarray, tfs: np.ndarray, fill: np.ndarray) -> None:
+    """The compiled scatter of every chunk's postings (one pass, no position array: 4x faster than
+    numpy), chunks side by side on :data:`SCATTER_THREADS` threads: the rows each chunk fills
+    start where the chunks before it end (``fill`` advanced by their counts, computed first), so
+    chunks write disjoint places in any order. The reads and the scatter release the GIL; most of
+    the time is the first touch of the new arrays' pages, which threads also share (5M documents:
+    1.4 GB)."""
+    starts = []
+    for remap, per_term, *_ in parts:
+        starts.append(fill[remap])  # a copy: this chunk's rows start here
+        fill[remap] += per_term
+    for fh in {id(p[3][0]): p[3][0] for p in parts}.values():
+        fh.flush()  # chunks may share one spill file: read by position (preadv), not seek + read
+    threads = SCATTER_THREADS if hasattr(os, "preadv") else 1
+
+    def one(i: int) -> None:
+        remap, per_term, base, (fh, docs_at, tfs_at, tf_type) = parts[i]
+        nnz = int(per_term.sum(dtype=np.int64))
+        part_docs = _read_at(fh, docs_at, np.dtype(np.int32), nnz)
+        part_tfs = _read_at(fh, tfs_at, np.dtype(tf_type), nnz)
+        at = starts[i]
+        native.scatter(docs, tfs, at, np.arange(len(at), dtype=np.int64), per_term, part_docs, part_tfs, base)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(len(parts))))
+
+
+def _numpy_scatter(parts: list[Any], docs: np.ndarray, tfs: np.ndarray, fill: np.ndarray) -> None:
+    """:func:`_scatter_parts` without the compiled scatter: chunk after chunk, by position arrays."""
+    for remap, per_term, base, (fh, docs_at, tfs_at, tf_type) in parts:
+        nnz = int(per_term.sum(dtype=np.int64))
+        # the postings of the chunk's term i are the per_term[i] after those of its terms below i
+        pos = np.repeat(fill[remap] - (np.cumsum(per_term, dtype=np.int64) - per_term), per_term)
+        pos += np.arange(nnz, dtype=np.int64)
+        fh.seek(docs_at)
+        part_docs = np.fromfile(fh, dtype=np.int32, count=nnz)
+        part_docs += base
+        docs[pos] = part_docs
+        del part_docs
+        fh.seek(tfs_at)
+        tfs[pos] = np.fromfile(fh, dtype=tf_type, count=nnz)
+        fill[remap] += per_term
+        del pos
+
+
+def _read_at(fh: IO[bytes], offset: int, dtype: np.dtype[Any], count: int) -> np.ndarray:
+    """``count`` items of ``dtype`` at ``offset`` of an open file; positional where the OS can
+    (threads share file objects), else seek and read (one thread)."""
+    if not hasattr(os, "preadv"):
+        fh.seek(offset)
+        return np.fromfile(fh, dtype=dtype, count=count)
+    out = np.empty(count, dtype=dtype)
+    view, done = out.data.cast("B"), 0
+    while done < out.nbytes:
+        got = os.preadv(fh.fileno(), [view[done:]], offset + done)
+        if got <= 0:
+            raise OSError(f"{fh.name}: {out.nbytes - done} bytes short at {offset + done}")
+        done += got
+    return out
 
 
 _JAVA_WHITESPACE = "".join(map(chr, range(33)))  # what String.trim() removes: U+0000 to U+0020
