@@ -1,12 +1,13 @@
-"""Build the optional compiled tokenizer, search and run loops; everything else is in pyproject.toml.
+"""Build the optional compiled tokenizer, search, run loops and record checks; the rest is in pyproject.toml.
 
-Three extensions. ``beirctl.lucene._scan``, from three C sources: ``_scan.c`` (the StandardTokenizer
+Four extensions. ``beirctl.lucene._scan``, from three C sources: ``_scan.c`` (the StandardTokenizer
 scanner and the module), ``_porter.c`` (the Porter stemmer) and ``_postings.c`` (a chunk's
 postings), which share ``_scan.h``.
 ``beirctl.lucene._search`` (``_search.c``): the pruned exact top-k BM25 search; without it
 lucene-exact scores every document (same run files, slower search).
 ``beirctl.evaluation._runs`` (``_runs.c``): the per-hit loops over runs (building, rescoring,
-writing them); without it the same loops run in Python.
+writing them); without it the same loops run in Python. ``beirctl.datasets._records``
+(``_records.c``): the corpus loader's checks of a block of records; without it, Python's.
 
 ``optional=True``: without a C compiler the install still succeeds and beirctl uses the
 pure-Python tokenizer, which gives the same tokens (``beirctl doctor`` says which is in use;
@@ -40,4 +41,6 @@ _SEARCH = Extension(
 
 _RUNS = Extension("beirctl.evaluation._runs", sources=["beirctl/evaluation/_runs.c"], optional=True)
 
-setup(ext_modules=[_SCAN, _SEARCH, _RUNS])
+_RECORDS = Extension("beirctl.datasets._records", sources=["beirctl/datasets/_records.c"], optional=True)
+
+setup(ext_modules=[_SCAN, _SEARCH, _RUNS, _RECORDS])

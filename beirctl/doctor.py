@@ -162,6 +162,20 @@ def check_run_loops() -> Check:
     )
 
 
+def check_record_checks() -> Check:
+    """Whether the corpus loader checks blocks of records in compiled code or in Python."""
+    from beirctl.datasets import loader
+
+    return _compiled(
+        "corpus checks",
+        "beirctl.datasets._records",
+        loader._records is not None,
+        "compiled",
+        "Python",
+        "corpus loading",
+    )
+
+
 # Packages every install has: (row name, distribution).
 CORE: tuple[tuple[str, str], ...] = (("bm25s", "bm25s"), ("PyStemmer", "PyStemmer"), ("rank-bm25", "rank-bm25"))
 
@@ -194,6 +208,7 @@ def collect() -> list[Check]:
         check_lucene_exact(),
         check_lucene_search(),
         check_run_loops(),
+        check_record_checks(),
         *(check_package(*row) for row in CORE),
         *check_java(),
         check_torch(),

@@ -24,11 +24,13 @@ from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
+from beirctl.compiled import DISABLED_BY_ENV
 from beirctl.datasets.fingerprint import CorpusHasher, fingerprint_bytes, fingerprint_columns
 from beirctl.datasets.stream import StreamingCorpus
 from beirctl.errors import BeirctlError, DataError
@@ -207,6 +209,23 @@ def stream_corpus(path: Path) -> bool:
 _BLOCK = 1 << 22  # bytes read (and handed to the digests) at a time
 
 
+def _load_records() -> ModuleType | None:
+    """``beirctl.datasets._records`` (the compiled block check) unless turned off or not built."""
+    if DISABLED_BY_ENV:
+        return None
+    try:
+        from beirctl.datasets import _records
+    except ImportError:  # no C compiler at install: the list-wide Python checks give the same
+        return None
+    return _records
+
+
+if TYPE_CHECKING:
+    from beirctl.datasets import _records as _records
+else:
+    _records = _load_records()
+
+
 class _CorpusReader:
     """The state of one pass over a corpus file (see :func:`load_corpus`)."""
 
@@ -234,6 +253,13 @@ class _CorpusReader:
             records = list(map(orjson.loads, lines))
         except orjson.JSONDecodeError:
             return False
+        if _records is not None:  # the same checks and bytes in one compiled loop
+            checked = _records.block(records, self.seen)
+            if checked is None:
+                return False
+            ids, titles, texts, fingerprint = checked
+            self._store(lines, newline, ids, titles, texts, fingerprint)
+            return True
         if set(map(type, records)) - {dict}:
             return False
         ids = [r.get("_id") for r in records]
@@ -259,15 +285,21 @@ class _CorpusReader:
             fields = [list(map(str.encode, column)) for column in (ids, titles, texts)]  # type: ignore[arg-type]
         except UnicodeEncodeError:
             return False
-        self.digest(fingerprint_columns(*fields))
+        self._store(lines, newline, ids, titles, texts, fingerprint_columns(*fields))  # type: ignore[arg-type]
+        return True
+
+    def _store(
+        self, lines: list[bytes], newline: int, ids: list[str], titles: list[str], texts: list[str], fingerprint: bytes
+    ) -> None:
+        """Keep a checked block's documents (or ids and spans) and digest its fingerprint bytes."""
+        self.digest(fingerprint)
         if self.stream:
             sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + newline
             self.starts.append(self.offset + np.cumsum(sizes) - sizes)
             self.sizes.append(sizes)
-            self.rows.update(dict.fromkeys(ids))  # type: ignore[arg-type]
+            self.rows.update(dict.fromkeys(ids))
         else:
-            self.docs.update(zip(ids, map(Document, titles, texts)))  # type: ignore[arg-type]
-        return True
+            self.docs.update(zip(ids, map(Document, titles, texts)))
 
     def _slow(self, lines: list[bytes], newline: int) -> None:
         """Line by line, as :func:`_json_records`, :func:`_record_id` and :func:`_text_field`

@@ -1,0 +1,3 @@
+from typing import Any
+
+def block(records: list[Any], seen: dict[str, Any], /) -> tuple[list[str], list[str], list[str], bytes] | None: ...
