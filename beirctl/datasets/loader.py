@@ -34,6 +34,7 @@ from beirctl.compiled import DISABLED_BY_ENV
 from beirctl.datasets.fingerprint import CorpusHasher, fingerprint_bytes, fingerprint_columns
 from beirctl.datasets.stream import StreamingCorpus
 from beirctl.errors import BeirctlError, DataError
+from beirctl.memory import gc_paused
 from beirctl.types import Corpus, Dataset, Document, Qrels, Queries
 
 STREAM_ENV = "BEIRCTL_STREAM_CORPUS"
@@ -372,10 +373,11 @@ def load_corpus(path: Path, stream: bool | None = None) -> tuple[Corpus, str, st
 
         reader = _CorpusReader(path, stream, lambda data: submit(hasher.update_bytes, data))
         try:
-            for block, lines, last in _blocks(path):
-                if block:
-                    submit(md5.update, block)
-                reader.block(lines, 0 if last else 1)
+            with gc_paused():  # millions of records, ids and documents; no cycles among them
+                for block, lines, last in _blocks(path):
+                    if block:
+                        submit(md5.update, block)
+                    reader.block(lines, 0 if last else 1)
         finally:
             while pending:
                 pending.popleft().result()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import gc
 import itertools
 import mmap
 import multiprocessing
@@ -15,7 +14,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from beirctl.atomic import atomic_path, cache_write_errors, discard, read_checke
 from beirctl.errors import BeirctlError
 from beirctl.lucene import native
 from beirctl.lucene.analyzer import EnglishAnalyzer
+from beirctl.memory import gc_paused
 
 # 2: an .npz whose "checksum" member holds the crc32 of every other member (format 1: without).
 # 3: one file of memory-mappable arrays behind a header with a crc32 per array (see save).
@@ -393,20 +393,6 @@ _JAVA_WHITESPACE = "".join(map(chr, range(33)))  # what String.trim() removes: U
 def _java_trim_empty(s: str) -> bool:
     """String.trim().isEmpty(): Anserini skips documents whose contents are blank."""
     return not s.lstrip(_JAVA_WHITESPACE)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a step that allocates millions of objects none of
-    which form cycles (a chunk's documents, a run's hits): otherwise its collections, triggered
-    by the allocations, rescan them many times (a sixth of indexing time on 1M documents)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from beirctl.evaluation.runs import hit_lists
 from beirctl.evaluation.trec import round_scores
 from beirctl.lucene.analyzer import EnglishAnalyzer
 from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
-from beirctl.lucene.index import Chunk, LazyChunk, LuceneIndex, gc_paused
+from beirctl.lucene.index import Chunk, LazyChunk, LuceneIndex
+from beirctl.memory import gc_paused
 from beirctl.progress import track
 from beirctl.retrievers.base import K1, B, IndexContext, Retriever, RetrieverParams, Run
 from beirctl.types import Corpus, Queries
