@@ -39,8 +39,20 @@ _SEARCH = Extension(
     optional=True,
 )
 
-_RUNS = Extension("beirctl.evaluation._runs", sources=["beirctl/evaluation/_runs.c"], optional=True)
+_RUNS = Extension(
+    "beirctl.evaluation._runs",
+    sources=["beirctl/evaluation/_runs.c"],
+    depends=["beirctl/_cbuf.h"],
+    include_dirs=["beirctl"],
+    optional=True,
+)
 
-_RECORDS = Extension("beirctl.datasets._records", sources=["beirctl/datasets/_records.c"], optional=True)
+_RECORDS = Extension(
+    "beirctl.datasets._records",
+    sources=["beirctl/datasets/_records.c"],
+    depends=["beirctl/_cbuf.h"],
+    include_dirs=["beirctl"],
+    optional=True,
+)
 
 setup(ext_modules=[_SCAN, _SEARCH, _RUNS, _RECORDS])

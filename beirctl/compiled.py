@@ -8,8 +8,10 @@ when this module is first imported; unset or any other value uses an extension w
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
+from types import ModuleType
 
 ENV_SWITCH = "BEIRCTL_NATIVE"
 _OFF_VALUES = frozenset({"0", "false", "no", "off"})
@@ -21,3 +23,14 @@ def enabled_by_env(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 DISABLED_BY_ENV = not enabled_by_env()
+
+
+def load_extension(name: str) -> ModuleType | None:
+    """The compiled extension module ``name``; None where ``BEIRCTL_NATIVE`` turns the extensions
+    off or it is not built (no C compiler at install): its Python path then gives the same results."""
+    if DISABLED_BY_ENV:
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None

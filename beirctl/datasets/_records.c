@@ -10,33 +10,15 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_cbuf.h"
 #include <stdint.h>
 #include <string.h>
 
 static PyObject *key_id, *key_title, *key_text, *empty;
 
-typedef struct {
-    char *p;
-    Py_ssize_t len, cap;
-} Buf;
+typedef ByteBuf Buf;
 
-static int put(Buf *b, const void *s, Py_ssize_t n) {
-    if (b->len + n > b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap : 1 << 20;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = PyMem_Realloc(b->p, (size_t)cap);
-        if (!p) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, (size_t)n);
-    b->len += n;
-    return 0;
-}
+static int put(Buf *b, const void *s, Py_ssize_t n) { return bytebuf_put(b, s, n, 1 << 20); }
 
 /* The field's 8-byte little-endian UTF-8 length, then its UTF-8 (fingerprint.fingerprint_bytes);
  * 1 where the text has a lone surrogate (no UTF-8), -1 on another error. */

@@ -24,13 +24,12 @@ from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
-from beirctl.compiled import DISABLED_BY_ENV
+from beirctl.compiled import load_extension
 from beirctl.datasets.fingerprint import CorpusHasher, fingerprint_bytes, fingerprint_columns
 from beirctl.datasets.stream import StreamingCorpus
 from beirctl.errors import BeirctlError, DataError
@@ -210,21 +209,10 @@ def stream_corpus(path: Path) -> bool:
 _BLOCK = 1 << 22  # bytes read (and handed to the digests) at a time
 
 
-def _load_records() -> ModuleType | None:
-    """``beirctl.datasets._records`` (the compiled block check) unless turned off or not built."""
-    if DISABLED_BY_ENV:
-        return None
-    try:
-        from beirctl.datasets import _records
-    except ImportError:  # no C compiler at install: the list-wide Python checks give the same
-        return None
-    return _records
-
-
 if TYPE_CHECKING:
     from beirctl.datasets import _records as _records
 else:
-    _records = _load_records()
+    _records = load_extension("beirctl.datasets._records")
 
 
 class _CorpusReader:

@@ -10,6 +10,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_cbuf.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -209,28 +210,9 @@ done:
     return out;
 }
 
-/* A growable byte buffer. */
-typedef struct {
-    char *p;
-    Py_ssize_t len, cap;
-} Buf;
+typedef ByteBuf Buf;
 
-static int buf_put(Buf *b, const char *s, Py_ssize_t n) {
-    if (b->len + n > b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n) cap *= 2;
-        char *p = PyMem_Realloc(b->p, (size_t)cap);
-        if (!p) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, (size_t)n);
-    b->len += n;
-    return 0;
-}
+static int buf_put(Buf *b, const char *s, Py_ssize_t n) { return bytebuf_put(b, s, n, 4096); }
 
 /* The UTF-8 of an exact str (TypeError otherwise: the caller formats it in Python). */
 static const char *utf8_of(PyObject *s, Py_ssize_t *n, const char *what) {

@@ -13,29 +13,17 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from beirctl.compiled import DISABLED_BY_ENV
+from beirctl.compiled import load_extension
 from beirctl.types import Run
-
-
-def _load() -> ModuleType | None:
-    if DISABLED_BY_ENV:
-        return None
-    try:
-        from beirctl.evaluation import _runs
-    except ImportError:  # not built (no C compiler at install): the Python loops give the same
-        return None
-    return _runs
-
 
 if TYPE_CHECKING:
     from beirctl.evaluation import _runs
 else:
-    _runs = _load()
+    _runs = load_extension("beirctl.evaluation._runs")
 
 
 def compiled() -> bool:

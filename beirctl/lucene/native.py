@@ -24,26 +24,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from beirctl.compiled import DISABLED_BY_ENV, ENV_SWITCH, enabled_by_env  # noqa: F401 (re-exported)
+from beirctl.compiled import DISABLED_BY_ENV, ENV_SWITCH, enabled_by_env, load_extension  # noqa: F401 (re-exported)
 from beirctl.lucene.porter import porter_stem
 from beirctl.lucene.tokenizer import _A_BODIES, _FOLD, _KIND, tokenize
-
-
-def _load_extension() -> ModuleType | None:
-    """The compiled extension; None where ``BEIRCTL_NATIVE`` turns it off or it is not built."""
-    if DISABLED_BY_ENV:
-        return None
-    try:
-        from beirctl.lucene import _scan
-    except ImportError:  # built without a C compiler: the pure-Python path gives the same tokens
-        return None
-    return _scan
-
 
 if TYPE_CHECKING:  # typed by _scan.pyi; None at run time where not in use (see compiled())
     from beirctl.lucene import _scan
 else:
-    _scan = _load_extension()
+    _scan = load_extension("beirctl.lucene._scan")
 
 # _scan's character classes (bits of its enum) per code point; 255: not classified yet.
 _S_AHL, _S_NUM, _S_ENL, _S_MIDL, _S_MIDN, _S_EMOJI, _S_FULL, _S_UNKNOWN = 1, 2, 4, 8, 16, 32, 64, 255
@@ -72,13 +60,7 @@ _CLASS_TABLE[:128] = bytes(_scan_class(c) for c in range(128))
 def search_module() -> ModuleType | None:
     """The compiled pruned BM25 search (``beirctl.lucene._search``); None where it is not built
     or ``BEIRCTL_NATIVE`` turns it off (lucene-exact then scores every document: same results)."""
-    if DISABLED_BY_ENV:
-        return None
-    try:
-        from beirctl.lucene import _search
-    except ImportError:
-        return None
-    return _search
+    return load_extension("beirctl.lucene._search")
 
 
 def compiled() -> bool:
