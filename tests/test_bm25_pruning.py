@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from beirctl import compiled
 from beirctl.lucene import bm25, native
 from beirctl.lucene.bm25 import BM25Searcher
 from beirctl.lucene.index import FieldIndex, LuceneIndex
@@ -25,7 +26,7 @@ pytest.importorskip("beirctl.lucene._search", reason="the compiled pruned search
 @pytest.fixture(autouse=True)
 def _compiled_search(monkeypatch: pytest.MonkeyPatch) -> None:
     # Test the compiled search even where BEIRCTL_NATIVE=0 turns it off for the rest.
-    monkeypatch.setattr(native, "DISABLED_BY_ENV", False)
+    monkeypatch.setattr(compiled, "DISABLED_BY_ENV", False)
 
 
 def _same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
@@ -220,7 +221,7 @@ def test_fallbacks_score_every_document(monkeypatch: pytest.MonkeyPatch) -> None
     index = _synthetic(200, seed=9, mode="multifield")
     # A weight of 0 (bounds assume positive clauses) and BEIRCTL_NATIVE=0 both take the exhaustive path.
     assert BM25Searcher(index, field_weights={"title": 0.0}).pruned is None
-    monkeypatch.setattr(native, "DISABLED_BY_ENV", True)
+    monkeypatch.setattr(compiled, "DISABLED_BY_ENV", True)
     assert native.search_module() is None
     assert BM25Searcher(index).pruned is None
 
