@@ -1,9 +1,10 @@
 """Whether beirctl may use its compiled extensions: the ``BEIRCTL_NATIVE`` switch.
 
 ``BEIRCTL_NATIVE=0`` (also ``false``, ``no``, ``off``; any case) makes beirctl ignore every compiled
-extension (``beirctl.lucene._scan``, ``beirctl.lucene._search``, ``beirctl.evaluation._runs``)
-even where it is built, so the pure-Python paths run; they give the same results. It is read once,
-when this module is first imported; unset or any other value uses an extension where it is built.
+extension (``beirctl.lucene._scan``, ``beirctl.lucene._search``, ``beirctl.evaluation._runs``,
+``beirctl.datasets._records``) even where it is built, so the pure-Python paths run; they give the
+same results. It is read once, when this module is first imported; unset or any other value uses an
+extension where it is built.
 """
 
 from __future__ import annotations

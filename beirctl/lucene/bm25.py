@@ -274,12 +274,17 @@ def anserini_tie_adjust(scores: np.ndarray) -> np.ndarray:
 def anserini_tie_adjust_many(lists: Sequence[np.ndarray]) -> list[np.ndarray]:
     """:func:`anserini_tie_adjust` of each ranked list (one query each), in one vectorized pass."""
     sizes = [len(x) for x in lists]
+    return np.split(anserini_tie_adjust_flat(lists), np.cumsum(sizes[:-1], dtype=np.int64)) if lists else []
+
+
+def anserini_tie_adjust_flat(lists: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`anserini_tie_adjust_many`'s lists, one after the other in one array."""
+    sizes = [len(x) for x in lists]
     scores = np.concatenate(lists) if lists else np.empty(0, dtype=np.float32)
     # Math.round(score * 1e4f) / 1e4f: round half up of a float, then int -> float division.
     rounded = (np.floor(scores.astype(np.float64) * 1e4 + 0.5) / 1e4).astype(np.float32)
     firsts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
-    out = _tie_adjust(rounded, firsts[np.asarray(sizes) > 0])
-    return np.split(out, np.cumsum(sizes[:-1], dtype=np.int64)) if lists else []
+    return _tie_adjust(rounded, firsts[np.asarray(sizes) > 0])
 
 
 _EPS4, _EPS6 = _F32(1e-4), _F32(1e-6)

@@ -17,7 +17,7 @@ from beirctl.datasets.stream import StreamingCorpus, iter_chunks
 from beirctl.evaluation.runs import hit_lists
 from beirctl.evaluation.trec import round_scores
 from beirctl.lucene.analyzer import EnglishAnalyzer
-from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_many
+from beirctl.lucene.bm25 import BM25Searcher, anserini_tie_adjust_flat
 from beirctl.lucene.index import Chunk, LazyChunk, LuceneIndex
 from beirctl.memory import gc_paused
 from beirctl.progress import track
@@ -132,7 +132,7 @@ class LuceneBM25Retriever(Retriever[LuceneBM25Params]):
         if self.params.anserini_scores:
             # As Anserini's run file holds them: 4 decimals, ties 1e-6 apart, written with 6
             # decimals (the run file's values; so the runner has no scores to round).
-            values = round_scores(np.concatenate(anserini_tie_adjust_many(scores)))
+            values = round_scores(anserini_tie_adjust_flat(scores))
         else:
             values = np.concatenate(scores)
         # Without the cyclic GC, which would otherwise rescan the heap many times for the 2M tuples.
